@@ -1,0 +1,64 @@
+"""archon-compile: compile inference-time architectures (ARCHON) for LLMs.
+
+    import archon_compile as ac
+    program = ac.load("programs/archon-quickstart.json")
+    pred = program("What causes tides?")
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from archon_compile.artifact import Artifact, ArtifactError, freeze, read, write
+from archon_compile.components import QueryFailed, register_normaliser
+from archon_compile.lm.base import LM, LMError, LMRequest, LMResponse, Message
+from archon_compile.lm.scripted import ScriptedLM
+from archon_compile.program import Prediction, Program
+from archon_compile.runtime.cache import Cache
+from archon_compile.runtime.calls import RetryPolicy
+from archon_compile.runtime.trace import CallRecord, Usage
+from archon_compile.spec import ArchitectureSpec, ConstructionError, SpecError
+
+__version__ = "0.1.0"
+
+
+def _locate(path: str | Path) -> Path:
+    """A file path, or the name of a reference program shipped in `archon_compile.programs`."""
+    p = Path(path)
+    if p.exists():
+        return p
+    shipped = Path(__file__).resolve().parent.parent / "programs"
+    from archon_compile import programs
+
+    for folder in (Path(programs.__file__).parent, shipped):
+        for candidate in (folder / p.name, folder / f"{p.name}.json", folder / f"{p.name}.yaml"):
+            if candidate.exists():
+                return candidate
+    raise SpecError(f"{path}: no such file, and no reference program of that name "
+                    f"(see `archon-compile programs`)")
+
+
+def load(path: str | Path, **options: Any) -> Program:
+    """Load a spec (JSON/YAML) or a compiled artifact as a runnable Program.
+
+    Options go to Program: `lm=` / `api_base=` retarget every model, `lms=` maps model strings to LM
+    instances, `cache=`, `concurrency=`, `retry=`, `seed=`.
+    """
+    loaded = read(_locate(path))
+    if isinstance(loaded, Artifact):
+        search = loaded.provenance.search
+        return Program(loaded.architecture, provenance={"search": search} if search else None, **options)
+    return Program(loaded, **options)
+
+
+def save(program: Program, path: str | Path) -> Path:
+    """Freeze a program as a JSON artifact (schema version, signatures, provenance, sha256)."""
+    return write(freeze(program.spec, search=program.provenance.get("search")), path)
+
+
+__all__ = [
+    "LM", "ArchitectureSpec", "Artifact", "ArtifactError", "Cache", "CallRecord", "ConstructionError",
+    "LMError", "LMRequest", "LMResponse", "Message", "Prediction", "Program", "QueryFailed", "RetryPolicy",
+    "ScriptedLM", "SpecError", "Usage", "load", "register_normaliser", "save",
+]

@@ -1,0 +1,141 @@
+"""Frozen artifacts: JSON only, schema-versioned, content-hashed, free of secrets.
+
+An artifact holds the architecture, every node's signatures (field names, JSON-schema types,
+instructions), the LM configuration without credentials, and provenance. `load` verifies the hash and
+the schema version and refuses a tampered or incompatible file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import BaseModel, Field, ValidationError
+
+from archon_compile.components import REGISTRY
+from archon_compile.signatures.base import SignatureInfo
+from archon_compile.spec import ArchitectureSpec, SpecError, read_spec_file
+
+FORMAT = "archon-compile/artifact"
+SCHEMA_VERSION = 1
+SUPPORTED_SCHEMA_VERSIONS = {1}
+_PACKAGES = ("archon-compile", "pydantic", "litellm", "optuna", "llama-cpp-python")
+
+
+class ArtifactError(ValueError):
+    """An artifact that cannot be trusted or read; the message names the file and what to do."""
+
+
+class NodeInfo(BaseModel):
+    id: str
+    type: str
+    model: str | None
+    signatures: list[SignatureInfo]
+
+
+class Provenance(BaseModel):
+    created_at: str
+    package_versions: dict[str, str]
+    search: dict[str, Any] | None = Field(None, description="the compile's summary when compiled")
+
+
+class Artifact(BaseModel):
+    format: Literal["archon-compile/artifact"] = FORMAT
+    schema_version: int = SCHEMA_VERSION
+    name: str
+    architecture: ArchitectureSpec
+    nodes: list[NodeInfo]
+    lm_config: dict[str, list[str]]
+    provenance: Provenance
+    sha256: str = ""
+
+
+def content_hash(data: dict[str, Any]) -> str:
+    body = {k: v for k, v in data.items() if k != "sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def freeze(spec: ArchitectureSpec, search: dict[str, Any] | None = None) -> Artifact:
+    spec = _without_credentials(spec)
+    nodes = [NodeInfo(id=f"L{li}.C{ci}", type=c.type, model=getattr(c, "model", None),
+                      signatures=[s.info() for s in REGISTRY[c.type].signatures])
+             for li, layer in enumerate(spec.layers) for ci, c in enumerate(layer)]
+    api_bases = sorted({c.api_base for layer in spec.layers for c in layer if getattr(c, "api_base", None)})
+    art = Artifact(name=spec.name, architecture=spec, nodes=nodes,
+                   lm_config={"models": spec.models(), "api_bases": api_bases},
+                   provenance=Provenance(created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                                         package_versions=_versions(), search=search))
+    data = art.model_dump(mode="json")
+    return art.model_copy(update={"sha256": content_hash(data)})
+
+
+def write(art: Artifact, path: str | Path) -> Path:
+    text = art.model_dump_json(indent=2)
+    assert_no_secrets(text, where=str(path))
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_suffix(p.suffix + ".tmp")
+    tmp.write_text(text + "\n", encoding="utf-8")
+    tmp.replace(p)  # atomic: a crash never leaves half an artifact
+    return p
+
+
+def read(path: str | Path) -> Artifact | ArchitectureSpec:
+    """An artifact (verified) or a plain spec, depending on what the file holds."""
+    data = read_spec_file(path)
+    if not (isinstance(data, dict) and data.get("format") == FORMAT):
+        return ArchitectureSpec.from_data(data, source=str(path))
+    version = data.get("schema_version")
+    if version not in SUPPORTED_SCHEMA_VERSIONS:
+        raise ArtifactError(f"{path}: schema_version {version!r} is not supported by this archon-compile "
+                            f"(supports {sorted(SUPPORTED_SCHEMA_VERSIONS)}); upgrade archon-compile or "
+                            "recompile the artifact")
+    if data.get("sha256") != content_hash(data):
+        raise ArtifactError(f"{path}: content hash mismatch: the file was modified after it was compiled. "
+                            "Recompile it, or restore the original file")
+    try:
+        return Artifact.model_validate(data)
+    except (ValidationError, SpecError) as exc:
+        raise ArtifactError(f"{path}: not a valid artifact: {exc}") from None
+
+
+def secret_values() -> list[str]:
+    """Environment values that look like credentials (by variable name)."""
+    markers = ("KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL")
+    return [v for k, v in os.environ.items() if len(v) >= 8 and any(m in k.upper() for m in markers)]
+
+
+def assert_no_secrets(text: str, where: str) -> None:
+    for value in secret_values():
+        if value in text:
+            raise ArtifactError(f"{where}: refusing to write: the content contains the value of a credential "
+                                "environment variable")
+
+
+def _without_credentials(spec: ArchitectureSpec) -> ArchitectureSpec:
+    """Strip user:password@ and query strings from endpoints before they are frozen."""
+    data = spec.model_dump()
+    for layer in data["layers"]:
+        for comp in layer:
+            if comp.get("api_base"):
+                u = urlsplit(comp["api_base"])
+                host = u.hostname or ""
+                netloc = f"{host}:{u.port}" if u.port else host
+                comp["api_base"] = urlunsplit((u.scheme, netloc, u.path, "", ""))
+    return ArchitectureSpec.model_validate(data)
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out

@@ -1,0 +1,51 @@
+"""`archon-compile run` and `archon-compile programs`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from archon_compile.cli import app
+
+
+@app.command()
+def run(
+    program: Annotated[str, typer.Argument(help="a spec (JSON/YAML), a compiled artifact, or a reference program name")],
+    query: Annotated[str, typer.Option("--query", "-q", help="the question to answer")],
+    lm: Annotated[str | None, typer.Option(help="replace every model, e.g. 'local' or 'openai/gpt-4o-mini'")] = None,
+    api_base: Annotated[str | None, typer.Option(help="endpoint for every model (vLLM, llama.cpp, Ollama...)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the prediction (usage, trace) as JSON")] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="do not read or write the LM cache")] = False,
+    seed: Annotated[int | None, typer.Option(help="seed passed to every LM call")] = None,
+) -> None:
+    """Answer one query with a spec or an artifact."""
+    import archon_compile as ac
+
+    try:
+        prog = ac.load(program, lm=lm, api_base=api_base, cache=not no_cache, seed=seed)
+        pred = prog(query)
+    except (ac.SpecError, ac.ArtifactError, ac.QueryFailed, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(pred.model_dump_json(indent=2))
+        return
+    typer.echo(pred.response)
+    u = pred.usage
+    cost = f"${u.cost_usd:.4f}" if u.cost_known else "cost unknown"
+    typer.echo(f"\n[{u.calls} LM calls, {u.cache_hits} cached, {u.prompt_tokens}+{u.completion_tokens} tokens, "
+               f"{cost}]", err=True)
+
+
+@app.command()
+def programs() -> None:
+    """List the reference programs shipped with archon-compile."""
+    from archon_compile import programs as shipped
+    from archon_compile.spec import ArchitectureSpec
+
+    for name in shipped.names():
+        spec = ArchitectureSpec.from_file(Path(shipped.FOLDER) / f"{name}.json")
+        typer.echo(f"{name:32} {len(spec.layers)} layers, {spec.calls_per_query():3} calls/query  "
+                   f"{spec.description}")

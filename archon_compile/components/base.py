@@ -1,0 +1,97 @@
+"""The one base class every component derives from, and the per-query context it runs in."""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from archon_compile.lm.base import LMRequest
+from archon_compile.runtime.calls import CallFailed, Outcome, Runtime
+from archon_compile.runtime.trace import CallRecord, Trace
+from archon_compile.signatures.base import Signature
+from archon_compile.state import Candidate, LayerState
+
+S = TypeVar("S", bound=BaseModel)
+T = TypeVar("T")
+
+
+class QueryFailed(RuntimeError):
+    """A layer was left with nothing to work with; the message names the layer and the last error."""
+
+
+@dataclass(frozen=True)
+class RunContext:
+    runtime: Runtime
+    trace: Trace
+    seed: int | None = None
+
+
+class Component(ABC, Generic[S]):
+    """A typed module: a spec (its parameters), its signatures, and `run` from state to state.
+
+    Subclasses implement `run`; `ask` is their single way to call an LM (render, call, parse, retry,
+    fallback, trace), so all seven share the same call path.
+    """
+
+    signatures: ClassVar[tuple[type[Signature[Any, Any]], ...]] = ()
+
+    def __init__(self, spec: S, node_id: str, sample_offset: int = 0) -> None:
+        self.spec = spec
+        self.node_id = node_id
+        self.sample_offset = sample_offset
+
+    @abstractmethod
+    async def run(self, state: LayerState, ctx: RunContext) -> LayerState: ...
+
+    def samples(self) -> range:
+        """This component's sample indices. Components of one layer with the same model take disjoint
+        ranges, so two generators of one model make distinct samples, while the same generator in
+        another architecture hits the cache for the samples they share."""
+        n = getattr(self.spec, "samples", 1)
+        return range(self.sample_offset, self.sample_offset + n)
+
+    async def ask(self, signature: type[Signature[Any, T]], inputs: BaseModel, ctx: RunContext, *,
+                  sample: int = 0, fallback: str) -> Outcome[T]:
+        spec: Any = self.spec
+        request = LMRequest(model=spec.model, api_base=spec.api_base, messages=tuple(signature.render(inputs)),
+                            temperature=spec.temperature, max_tokens=spec.max_tokens, sample_index=sample,
+                            seed=ctx.seed)
+        return await ctx.runtime.call(request, lambda text: signature.parse(text, inputs),
+                                      component=f"{self.node_id}:{signature.__name__}", trace=ctx.trace,
+                                      fallback=fallback)
+
+    def note(self, ctx: RunContext, fallback: str) -> None:
+        """Record a fallback that happened without an LM call (e.g. a failed call's consequence)."""
+        model = getattr(self.spec, "model", None) or "-"
+        ctx.trace.record(CallRecord(component=self.node_id, model=model, fallback=fallback,
+                                    error="no usable LM output"))
+
+
+async def gather_surviving(jobs: Sequence[Callable[[], Awaitable[T]]]) -> tuple[list[T], list[str]]:
+    """Run jobs concurrently; return the results of those that did not fail and the errors of the rest."""
+    results = await asyncio.gather(*(job() for job in jobs), return_exceptions=True)
+    ok: list[T] = []
+    errors: list[str] = []
+    for r in results:
+        if isinstance(r, CallFailed):
+            errors.append(str(r))
+        elif isinstance(r, BaseException):
+            raise r
+        else:
+            ok.append(r)
+    return ok, errors
+
+
+def keep(state: LayerState, order: Sequence[int], top_k: int | None = None) -> LayerState:
+    """The state with candidates reordered (and cut): each carries its own critique, so nothing misaligns."""
+    chosen = [state.candidates[i] for i in order][: top_k if top_k is not None else len(order)]
+    return state.model_copy(update={"candidates": tuple(chosen)})
+
+
+def with_candidates(state: LayerState, candidates: Sequence[Candidate]) -> LayerState:
+    return state.model_copy(update={"candidates": tuple(candidates)})

@@ -1,0 +1,58 @@
+"""Unit-test generator and evaluator (by LM judgement, or by executing code in the sandbox)."""
+
+from __future__ import annotations
+
+from archon_compile.components.base import Component, RunContext, gather_surviving, keep, with_candidates
+from archon_compile.runtime.calls import CallFailed
+from archon_compile.signatures.unit_tests import EvaluateUnitTests, GenerateUnitTests
+from archon_compile.spec import UnitTestEvaluatorSpec, UnitTestGeneratorSpec
+from archon_compile.state import Candidate, LayerState, TestResult
+
+
+class UnitTestGenerator(Component[UnitTestGeneratorSpec]):
+    signatures = (GenerateUnitTests,)
+
+    async def run(self, state: LayerState, ctx: RunContext) -> LayerState:
+        inputs = GenerateUnitTests.Inputs(conversation=list(state.conversation), num_tests=self.spec.num_tests)
+        try:
+            out = await self.ask(GenerateUnitTests, inputs, ctx, fallback="no unit tests")
+            tests = out.value.tests
+        except CallFailed:
+            self.note(ctx, "unit-test generation failed; no unit tests")
+            tests = []
+        return state.model_copy(update={"unit_tests": tuple(tests)})
+
+
+class UnitTestEvaluator(Component[UnitTestEvaluatorSpec]):
+    """Sorts candidates by tests passed (stable), cut to top_k. With no tests, keeps the order."""
+
+    signatures = (EvaluateUnitTests,)
+
+    async def run(self, state: LayerState, ctx: RunContext) -> LayerState:
+        tests = list(state.unit_tests)
+        if not tests:
+            return keep(state, range(len(state.candidates)), self.spec.top_k)
+        judge = self._execute if self.spec.mode == "sandbox" else self._ask_lm
+
+        async def one(i: int, c: Candidate) -> Candidate:
+            passed = await judge(i, c, tests, state, ctx)
+            return c.model_copy(update={"test_results": tuple(
+                TestResult(test=t, passed=p) for t, p in zip(tests, passed, strict=True))})
+
+        scored, errors = await gather_surviving([lambda i=i, c=c: one(i, c) for i, c in enumerate(state.candidates)])
+        if errors:
+            self.note(ctx, f"{len(errors)} test evaluations failed; those candidates count 0 passed")
+            by_origin = {c.origin: c for c in scored}
+            scored = [by_origin.get(c.origin, c) for c in state.candidates]
+        order = sorted(range(len(scored)), key=lambda i: -scored[i].tests_passed)
+        return keep(with_candidates(state, scored), order, self.spec.top_k)
+
+    async def _ask_lm(self, i: int, c: Candidate, tests: list[str], state: LayerState, ctx: RunContext) -> list[bool]:
+        inputs = EvaluateUnitTests.Inputs(conversation=list(state.conversation), candidate=c.text, tests=tests)
+        out = await self.ask(EvaluateUnitTests, inputs, ctx, sample=i, fallback="tests without verdict counted failed")
+        return out.value.passed
+
+    async def _execute(self, i: int, c: Candidate, tests: list[str], state: LayerState, ctx: RunContext) -> list[bool]:
+        from archon_compile.tasks.sandbox import run_unit_tests
+
+        return await run_unit_tests(c.text, tests)

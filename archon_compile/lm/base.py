@@ -1,0 +1,68 @@
+"""The LM boundary: one request type, one response type, one async protocol.
+
+Everything above this module (components, runtime, judges) speaks only these types, so a backend
+(LiteLLM, the embedded llama.cpp model, the scripted test LM) is a single small class.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Message(BaseModel):
+    """One chat message."""
+
+    model_config = ConfigDict(frozen=True)
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class LMRequest(BaseModel):
+    """Everything that determines an LM's answer; the cache key is a pure function of it.
+
+    `sample_index` gives each of k samples its own identity, so k samples at temperature > 0 stay k
+    distinct calls (DSPy's cache collapses them). `attempt` does the same for parse retries.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str
+    messages: tuple[Message, ...]
+    temperature: float = 0.7
+    max_tokens: int = 1024
+    stop: tuple[str, ...] = ()
+    api_base: str | None = None
+    sample_index: int = 0
+    attempt: int = 0
+    seed: int | None = None
+
+
+class LMResponse(BaseModel):
+    """One completion with the usage the provider reported."""
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = None
+    finish_reason: str | None = None
+
+
+class LMError(Exception):
+    """A failed LM call. `retryable` and `retry_after` drive the runtime's retry policy."""
+
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None,
+                 status: int | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.status = status
+
+
+@runtime_checkable
+class LM(Protocol):
+    """An LM backend: turns a request into a response or raises LMError."""
+
+    async def complete(self, request: LMRequest) -> LMResponse: ...

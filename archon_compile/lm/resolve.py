@@ -1,0 +1,47 @@
+"""From a model string to a backend: `local` -> embedded llama.cpp, anything else -> LiteLLM.
+
+Overrides map model strings (or "*" for all) to LM instances, e.g. a ScriptedLM in tests.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+
+from archon_compile.lm.base import LM
+
+LOCAL_NAMES = ("local", "local/gemma-3-270m")
+
+
+def is_local(model: str) -> bool:
+    return model == "local" or model.startswith("local/")
+
+
+class Backends:
+    """Creates each backend once per (model, api_base) and hands it to the runtime."""
+
+    def __init__(self, overrides: Mapping[str, LM] | None = None) -> None:
+        self.overrides = dict(overrides or {})
+        self._made: dict[tuple[str, str | None], LM] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, model: str, api_base: str | None) -> LM:
+        if model in self.overrides:
+            return self.overrides[model]
+        if "*" in self.overrides:
+            return self.overrides["*"]
+        with self._lock:
+            key = (model, api_base)
+            if key not in self._made:
+                self._made[key] = _make(model, api_base)
+            return self._made[key]
+
+
+def _make(model: str, api_base: str | None) -> LM:
+    if is_local(model):
+        from archon_compile.lm.local import local_lm
+
+        return local_lm(model)
+    from archon_compile.lm.litellm_client import LiteLLMClient
+
+    return LiteLLMClient(model, api_base)

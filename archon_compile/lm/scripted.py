@@ -1,0 +1,73 @@
+"""A scripted LM for tests and property tests: answers chosen by rules, optional latency and faults.
+
+Public so that users can test their own components and architectures without a model:
+
+    lm = ScriptedLM([(r"Rank the numbered", "[2] > [1]"), (r".*", "Paris")], latency_s=0.01)
+    program = ac.load("programs/archon-quickstart.json", lms={"*": lm})
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from collections.abc import Callable, Sequence
+
+from archon_compile.lm.base import LMError, LMRequest, LMResponse
+
+Answer = str | LMError | Callable[[LMRequest], "str | LMError"]
+Rule = tuple[str, Answer]
+
+
+def last_user_text(request: LMRequest) -> str:
+    return "\n".join(m.content for m in request.messages)
+
+
+class ScriptedLM:
+    """Answers with the first rule whose regex matches the request's text (all messages joined).
+
+    An answer is a string, an `LMError` to raise (fault injection), or a function of the request.
+    Token counts are whitespace word counts; `price_per_token` turns them into a cost.
+    """
+
+    def __init__(self, rules: Sequence[Rule] | Callable[[LMRequest], Answer], *, default: str = "",
+                 latency_s: float = 0.0, price_per_token: float | None = 0.0) -> None:
+        self.rules = rules
+        self.default = default
+        self.latency_s = latency_s
+        self.price_per_token = price_per_token
+        self._lock = threading.Lock()
+        self.requests: list[LMRequest] = []
+
+    @property
+    def calls(self) -> int:
+        with self._lock:
+            return len(self.requests)
+
+    def _answer(self, request: LMRequest) -> str | LMError:
+        answer: Answer = self.default
+        if callable(self.rules):
+            answer = self.rules(request)
+        else:
+            text = last_user_text(request)
+            for pattern, rule_answer in self.rules:
+                if re.search(pattern, text, re.DOTALL):
+                    answer = rule_answer
+                    break
+        while callable(answer):
+            answer = answer(request)
+        return answer
+
+    async def complete(self, request: LMRequest) -> LMResponse:
+        with self._lock:
+            self.requests.append(request)
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
+        answer = self._answer(request)
+        if isinstance(answer, LMError):
+            raise answer
+        prompt_tokens = sum(len(m.content.split()) for m in request.messages)
+        completion_tokens = len(answer.split())
+        cost = None if self.price_per_token is None else (prompt_tokens + completion_tokens) * self.price_per_token
+        return LMResponse(text=answer, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                          cost_usd=cost, finish_reason="stop")

@@ -1,0 +1,173 @@
+"""Program: a built architecture that answers queries (sync, async, batched), with usage and trace."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Coroutine, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, Field
+
+from archon_compile.components import REGISTRY, Component, QueryFailed, RunContext
+from archon_compile.lm.base import LM, Message
+from archon_compile.lm.resolve import Backends
+from archon_compile.runtime.cache import Cache
+from archon_compile.runtime.calls import RetryPolicy, Runtime
+from archon_compile.runtime.trace import CallRecord, Trace, Usage
+from archon_compile.spec import ArchitectureSpec
+from archon_compile.state import Candidate, LayerState
+
+T = TypeVar("T")
+Query = str | Sequence[Message | Mapping[str, str]]
+
+
+class Prediction(BaseModel):
+    """The final answer of one query, what it cost, and every call that went into it."""
+
+    response: str
+    usage: Usage = Field(default_factory=Usage)
+    trace: list[CallRecord] = Field(default_factory=list)
+    candidates: list[Candidate] = Field(default_factory=list, description="what the last layer left")
+    error: str | None = Field(None, description="set (and response empty) when the query failed in a batch")
+
+
+def default_cache_path() -> Path:
+    home = os.environ.get("ARCHON_COMPILE_HOME") or Path.home() / ".cache" / "archon-compile"
+    return Path(home) / "lm-cache.sqlite"
+
+
+def to_conversation(query: Query) -> tuple[Message, ...]:
+    """A string is one user message; a list of messages (dicts or Message) is a conversation."""
+    if isinstance(query, str):
+        return (Message(role="user", content=query),)
+    msgs = tuple(m if isinstance(m, Message) else Message.model_validate(m) for m in query)
+    if not msgs or msgs[-1].role != "user":
+        raise ValueError("a conversation must end with a user message")
+    return msgs
+
+
+class Program:
+    """An architecture spec made runnable. Safe to share between threads; call it from sync or async code.
+
+    `lms` maps model strings (or "*") to LM instances; `lm`/`api_base` replace every model of the spec
+    (so one artifact moves between providers); `cache` is a path, a Cache, True (the default disk cache)
+    or False (none).
+    """
+
+    def __init__(self, spec: ArchitectureSpec, *, lms: Mapping[str, LM] | None = None, lm: str | None = None,
+                 api_base: str | None = None, cache: Cache | str | Path | bool = True, concurrency: int = 32,
+                 retry: RetryPolicy | None = None, seed: int | None = None,
+                 provenance: Mapping[str, Any] | None = None) -> None:
+        self.spec = retarget(spec, lm, api_base) if (lm or api_base) else spec
+        self.seed = seed
+        self.provenance = dict(provenance or {})
+        self.runtime = Runtime(Backends(lms), _make_cache(cache), retry, concurrency)
+        self.layers = [_build_layer(li, layer) for li, layer in enumerate(self.spec.layers)]
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    async def acall(self, query: Query) -> Prediction:
+        trace = Trace()
+        ctx = RunContext(runtime=self.runtime, trace=trace, seed=self.seed)
+        state = LayerState(conversation=to_conversation(query))
+        for layer in self.layers:
+            state = await _run_layer(layer, state, ctx)
+        if len(state.candidates) != 1:
+            raise QueryFailed(f"the last layer left {len(state.candidates)} candidates instead of 1")
+        records = sorted(trace.records, key=lambda r: (r.component, r.sample, r.attempt, r.error or ""))
+        return Prediction(response=state.candidates[0].text, usage=trace.usage(), trace=records,
+                          candidates=list(state.candidates))
+
+    def __call__(self, query: Query) -> Prediction:
+        return run_sync(self.acall(query))
+
+    async def abatch(self, queries: Sequence[Query], concurrency: int = 16) -> list[Prediction]:
+        """Answer many queries; a failed query yields a Prediction with `error` set instead of raising."""
+        limit = asyncio.Semaphore(concurrency)
+
+        async def one(q: Query) -> Prediction:
+            async with limit:
+                try:
+                    return await self.acall(q)
+                except QueryFailed as exc:
+                    return Prediction(response="", error=str(exc))
+
+        return list(await asyncio.gather(*(one(q) for q in queries)))
+
+    def batch(self, queries: Sequence[Query], concurrency: int = 16) -> list[Prediction]:
+        return run_sync(self.abatch(queries, concurrency))
+
+
+def _build_layer(li: int, layer: Sequence[Any]) -> list[Component[Any]]:
+    used: dict[str, int] = {}
+    built = []
+    for ci, c in enumerate(layer):
+        model = getattr(c, "model", None) or ""
+        built.append(REGISTRY[c.type](c, f"L{li}.C{ci}", used.get(model, 0)))
+        used[model] = used.get(model, 0) + getattr(c, "samples", 1)
+    return built
+
+
+async def _run_layer(layer: list[Component[Any]], state: LayerState, ctx: RunContext) -> LayerState:
+    if len(layer) == 1:
+        return await layer[0].run(state, ctx)
+    results = await asyncio.gather(*(c.run(state, ctx) for c in layer), return_exceptions=True)
+    made = [r for r in results if isinstance(r, LayerState)]
+    for r in results:
+        if isinstance(r, BaseException) and not isinstance(r, QueryFailed):
+            raise r
+    if not made:
+        errors = "; ".join(str(r) for r in results)
+        raise QueryFailed(f"layer {layer[0].node_id.split('.')[0]}: every component failed: {errors}")
+    return state.model_copy(update={"candidates": tuple(c for r in made for c in r.candidates)})
+
+
+def retarget(spec: ArchitectureSpec, lm: str | None, api_base: str | None) -> ArchitectureSpec:
+    """The same architecture with every model (and/or endpoint) replaced."""
+    data = spec.model_dump()
+    for layer in data["layers"]:
+        for comp in layer:
+            if comp.get("model"):
+                if lm:
+                    comp["model"] = lm
+                if api_base:
+                    comp["api_base"] = api_base
+    return ArchitectureSpec.model_validate(data)
+
+
+def _make_cache(cache: Cache | str | Path | bool) -> Cache | None:
+    if cache is False:
+        return None
+    if cache is True:
+        return Cache(default_cache_path())
+    if isinstance(cache, Cache):
+        return cache
+    return Cache(cache)
+
+
+class _BackgroundLoop:
+    """One event loop in a daemon thread serves every synchronous call, so async clients (LiteLLM's
+    httpx pools) stay bound to a single live loop, and sync calls work inside a running loop too."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+
+    def loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                threading.Thread(target=self._loop.run_forever, name="archon-compile-loop", daemon=True).start()
+            return self._loop
+
+
+_BACKGROUND = _BackgroundLoop()
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run_coroutine_threadsafe(coro, _BACKGROUND.loop()).result()

@@ -1,0 +1,143 @@
+"""Issuing LM calls: cache, concurrency limit, timeout, retries with backoff, parse retries, trace.
+
+Components never talk to a backend directly; they hand a request and a parser to `Runtime.call`, which
+owns every policy about calls in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel, Field
+
+from archon_compile.lm.base import LM, LMError, LMRequest, LMResponse
+from archon_compile.runtime.cache import Cache, cache_key
+from archon_compile.runtime.trace import CallRecord, Trace
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Parsed(Generic[T]):
+    """A parser's result: always a usable value; `ok` is False when it is the documented fallback."""
+
+    value: T
+    ok: bool = True
+    note: str | None = None
+
+
+class RetryPolicy(BaseModel):
+    """How hard to try one call. Delays double from `base_delay_s` up to `max_delay_s`, with jitter."""
+
+    timeout_s: float = Field(120.0, gt=0)
+    max_retries: int = Field(3, ge=0)
+    base_delay_s: float = Field(0.5, ge=0)
+    max_delay_s: float = Field(30.0, ge=0)
+    parse_retries: int = Field(1, ge=0, description="extra attempts when the output cannot be parsed")
+
+    def delay(self, retry: int, retry_after: float | None, rng: random.Random) -> float:
+        backoff = min(self.max_delay_s, self.base_delay_s * (2**retry)) * rng.uniform(0.5, 1.5)
+        return max(backoff, retry_after or 0.0)
+
+
+class CallFailed(Exception):
+    """An LM call that failed for good (non-retryable, or retries exhausted)."""
+
+
+@dataclass
+class Outcome(Generic[T]):
+    value: T
+    text: str
+    ok: bool
+
+
+Resolver = Callable[[str, "str | None"], LM]
+
+
+class Runtime:
+    """Shared by every component of a program: one cache, one concurrency limit, one retry policy."""
+
+    def __init__(self, resolve: Resolver, cache: Cache | None = None, policy: RetryPolicy | None = None,
+                 concurrency: int = 32) -> None:
+        self.resolve = resolve
+        self.cache = cache
+        self.policy = policy or RetryPolicy()
+        self.concurrency = concurrency
+        self._limits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary())
+        self._rng = random.Random()
+
+    def _limit(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        sem = self._limits.get(loop)
+        if sem is None:
+            sem = self._limits[loop] = asyncio.Semaphore(self.concurrency)
+        return sem
+
+    async def call(self, request: LMRequest, parse: Callable[[str], Parsed[T]], *, component: str,
+                   trace: Trace, fallback: str = "fallback value") -> Outcome[T]:
+        """Call, parse, and retry a bounded number of times on an unusable answer.
+
+        Only parsed answers are cached. When every attempt is unusable the parser's fallback value is
+        returned and the trace records `fallback`.
+        """
+        parsed: Parsed[T] | None = None
+        text = ""
+        for attempt in range(self.policy.parse_retries + 1):
+            req = request.model_copy(update={"attempt": attempt}) if attempt else request
+            key = cache_key(req)
+            try:
+                response, record = await self._fetch(req, key, component)
+            except CallFailed as exc:
+                trace.record(CallRecord(component=component, model=req.model, sample=req.sample_index,
+                                        attempt=attempt, error=str(exc)))
+                raise
+            text = response.text
+            parsed = parse(text)
+            last = attempt == self.policy.parse_retries
+            if parsed.ok:
+                if not record.cache_hit and self.cache is not None:
+                    self.cache.put(key, response)
+                trace.record(record)
+                return Outcome(parsed.value, text, True)
+            record = record.model_copy(update={"parse_ok": False,
+                                               "fallback": f"{fallback}: {parsed.note}" if last else None})
+            trace.record(record)
+        assert parsed is not None
+        return Outcome(parsed.value, text, False)
+
+    async def _fetch(self, req: LMRequest, key: str, component: str) -> tuple[LMResponse, CallRecord]:
+        if self.cache is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                return hit, CallRecord(component=component, model=req.model, cache_hit=True,
+                                       sample=req.sample_index, attempt=req.attempt,
+                                       prompt_tokens=hit.prompt_tokens,
+                                       completion_tokens=hit.completion_tokens)
+        lm = self.resolve(req.model, req.api_base)
+        retries = 0
+        start = time.perf_counter()
+        while True:
+            try:
+                async with self._limit():
+                    response = await asyncio.wait_for(lm.complete(req), self.policy.timeout_s)
+                break
+            except (LMError, TimeoutError) as exc:
+                err = exc if isinstance(exc, LMError) else LMError(
+                    f"timed out after {self.policy.timeout_s:g}s", retryable=True)
+                if not err.retryable or retries >= self.policy.max_retries:
+                    msg = f"{req.model}: {err} (after {retries} retries)"
+                    raise CallFailed(msg) from None
+                await asyncio.sleep(self.policy.delay(retries, err.retry_after, self._rng))
+                retries += 1
+        record = CallRecord(component=component, model=req.model, sample=req.sample_index,
+                            attempt=req.attempt, prompt_tokens=response.prompt_tokens,
+                            completion_tokens=response.completion_tokens, cost_usd=response.cost_usd,
+                            latency_s=time.perf_counter() - start, retries=retries)
+        return response, record

@@ -1,0 +1,86 @@
+"""Traces and usage: what every LM call cost, counted safely under concurrency."""
+
+from __future__ import annotations
+
+import threading
+
+from pydantic import BaseModel, Field
+
+
+class CallRecord(BaseModel):
+    """One LM call as the runtime saw it (a cache hit is a call that cost nothing)."""
+
+    component: str
+    model: str
+    sample: int = 0
+    attempt: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = None
+    latency_s: float = 0.0
+    cache_hit: bool = False
+    retries: int = 0
+    parse_ok: bool = True
+    fallback: str | None = Field(None, description="what the component did when the output was unusable")
+    error: str | None = None
+
+
+class Usage(BaseModel):
+    """Totals over a query (or a batch). Cache hits are counted apart: they were not paid for."""
+
+    calls: int = 0
+    cache_hits: int = 0
+    failed_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    cost_known: bool = True
+
+    def add(self, rec: CallRecord) -> None:
+        if rec.error is not None:
+            self.failed_calls += 1
+            return
+        if rec.cache_hit:
+            self.cache_hits += 1
+            return
+        self.calls += 1
+        self.prompt_tokens += rec.prompt_tokens
+        self.completion_tokens += rec.completion_tokens
+        if rec.cost_usd is None:
+            self.cost_known = False
+        else:
+            self.cost_usd += rec.cost_usd
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            calls=self.calls + other.calls,
+            cache_hits=self.cache_hits + other.cache_hits,
+            failed_calls=self.failed_calls + other.failed_calls,
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            cost_usd=self.cost_usd + other.cost_usd,
+            cost_known=self.cost_known and other.cost_known,
+        )
+
+
+class Trace:
+    """An append-only, thread-safe list of CallRecords for one query."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._records: list[CallRecord] = []
+
+    def record(self, rec: CallRecord) -> None:
+        with self._lock:
+            self._records.append(rec)
+
+    @property
+    def records(self) -> list[CallRecord]:
+        with self._lock:
+            return list(self._records)
+
+    def usage(self) -> Usage:
+        total = Usage()
+        for rec in self.records:
+            total.add(rec)
+        return total

@@ -1,0 +1,5 @@
+"""Tasks: the interface, the registry of ARCHON's benchmarks and demo tasks, metrics, judges, sandbox."""
+
+from archon_compile.tasks.base import FunctionMetric, Item, ItemResult, Judge, Metric, Score, Task
+
+__all__ = ["FunctionMetric", "Item", "ItemResult", "Judge", "Metric", "Score", "Task"]

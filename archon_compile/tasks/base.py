@@ -1,0 +1,141 @@
+"""The task interface: items, how an item becomes a conversation, and a metric.
+
+A Metric scores the program's answers to one item (one answer per user turn). Judge-based metrics get a
+`Judge` (an LM runtime of their own, so the judge's cost is reported apart from the program's).
+"""
+
+from __future__ import annotations
+
+import inspect
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pydantic import BaseModel, Field
+
+from archon_compile.components.base import QueryFailed
+from archon_compile.lm.base import Message
+from archon_compile.program import Prediction, Program
+from archon_compile.runtime.calls import Runtime
+from archon_compile.runtime.trace import Usage
+
+
+class Item(BaseModel):
+    """One example. `turns` are the user messages (several for multi-turn tasks)."""
+
+    id: str
+    turns: list[str] = Field(min_length=1)
+    reference: Any = None
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class Score(BaseModel):
+    """A metric's verdict on one item. `value` is in [0, 1] unless the metric documents otherwise."""
+
+    value: float
+    verdict: str | None = None
+    explanation: str | None = None
+    error: str | None = None
+    judge_usage: Usage = Field(default_factory=Usage)
+
+
+@dataclass(frozen=True)
+class Judge:
+    """A judge model and the runtime (cache, retries, concurrency) its calls go through."""
+
+    model: str
+    runtime: Runtime
+    api_base: str | None = None
+
+
+class Metric(Protocol):
+    name: str
+
+    async def score(self, item: Item, answers: list[str], judge: Judge | None) -> Score: ...
+
+
+class FunctionMetric:
+    """A plain function `(item, answer) -> bool | float` (sync or async) as a Metric; the last answer is
+    scored."""
+
+    def __init__(self, fn: Callable[[Item, str], Any], name: str | None = None) -> None:
+        self.fn = fn
+        self.name = name or getattr(fn, "__name__", "metric")
+
+    async def score(self, item: Item, answers: list[str], judge: Judge | None) -> Score:
+        value = self.fn(item, answers[-1] if answers else "")
+        if inspect.isawaitable(value):
+            value = await value
+        return Score(value=float(value))
+
+
+class ItemResult(BaseModel):
+    """One item's run: the answers per turn, the score, what the program and the judge cost."""
+
+    item_id: str
+    query: str
+    answers: list[str]
+    score: Score | None = None
+    usage: Usage = Field(default_factory=Usage)
+    error: str | None = None
+
+
+class Task:
+    """A dataset, a way to turn an item into a conversation, and a metric.
+
+    `items` is a list or a zero-argument loader (called once, lazily, so listing tasks loads nothing).
+    """
+
+    def __init__(self, name: str, items: Sequence[Item] | Callable[[], Sequence[Item]],
+                 metric: Metric | Callable[[Item, str], Any], *, description: str = "", source: str = "",
+                 system_prompt: str | None = None, needs_judge: bool = False, size: int | None = None) -> None:
+        self.name = name
+        self._items = items
+        self._loaded: list[Item] | None = None
+        self.metric: Metric = metric if hasattr(metric, "score") else FunctionMetric(metric)  # type: ignore[arg-type]
+        self.description = description
+        self.source = source
+        self.system_prompt = system_prompt
+        self.needs_judge = needs_judge
+        self.size = size
+
+    def items(self) -> list[Item]:
+        if self._loaded is None:
+            raw = self._items() if callable(self._items) else self._items
+            self._loaded = [i if isinstance(i, Item) else Item.model_validate(i) for i in raw]
+        return self._loaded
+
+    def split(self, seed: int = 0, dev_fraction: float = 0.2, dev_size: int | None = None,
+              heldout_size: int | None = None) -> tuple[list[Item], list[Item]]:
+        """A seeded dev / held-out split (default 20% / 80%)."""
+        items = list(self.items())
+        random.Random(seed).shuffle(items)
+        n_dev = dev_size if dev_size is not None else max(1, round(len(items) * dev_fraction))
+        dev, rest = items[:n_dev], items[n_dev:]
+        return dev, rest[:heldout_size] if heldout_size is not None else rest
+
+    def conversation(self, item: Item, answers: Sequence[str]) -> list[Message]:
+        """The conversation for the next turn: earlier turns carry the program's own earlier answers."""
+        msgs = [Message(role="system", content=self.system_prompt)] if self.system_prompt else []
+        for turn, answer in zip(item.turns, answers, strict=False):
+            msgs += [Message(role="user", content=turn), Message(role="assistant", content=answer)]
+        msgs.append(Message(role="user", content=item.turns[len(answers)]))
+        return msgs
+
+    async def run_item(self, program: Program, item: Item, judge: Judge | None = None) -> ItemResult:
+        """Answer every turn (each seeing the program's own earlier answers), then score."""
+        answers: list[str] = []
+        usage = Usage()
+        try:
+            for _ in item.turns:
+                pred: Prediction = await program.acall(self.conversation(item, answers))
+                answers.append(pred.response)
+                usage = usage + pred.usage
+        except QueryFailed as exc:  # a failed query is a recorded error with score 0, not a crash
+            return ItemResult(item_id=item.id, query=item.turns[0], answers=answers, usage=usage,
+                              error=f"{type(exc).__name__}: {exc}", score=Score(value=0.0, error=str(exc)))
+        score = await self.metric.score(item, answers, judge)
+        return ItemResult(item_id=item.id, query=item.turns[0], answers=answers, score=score, usage=usage)
+
+

@@ -1,0 +1,66 @@
+"""The signature base class: instructions, typed inputs and outputs, a prompt, a total parser."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from archon_compile.lm.base import Message
+from archon_compile.runtime.calls import Parsed
+
+I = TypeVar("I", bound=BaseModel)
+O = TypeVar("O", bound=BaseModel)
+
+
+class SignatureInfo(BaseModel):
+    """What an artifact records of a signature: field names, JSON-schema types, instructions."""
+
+    name: str
+    instructions: str
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+
+
+class Signature(Generic[I, O]):
+    """Subclasses set `Inputs`, `Outputs` and `instructions`, and implement `render` and `parse`.
+
+    `parse` must accept any text and never raise: it returns `Parsed(ok=False)` with a documented
+    fallback value when the text is unusable.
+    """
+
+    Inputs: ClassVar[type[BaseModel]]
+    Outputs: ClassVar[type[BaseModel]]
+    instructions: ClassVar[str]
+
+    @classmethod
+    def info(cls) -> SignatureInfo:
+        return SignatureInfo(name=cls.__name__, instructions=cls.instructions,
+                             inputs=cls.Inputs.model_json_schema(), outputs=cls.Outputs.model_json_schema())
+
+    @classmethod
+    def render(cls, inputs: I) -> list[Message]:
+        raise NotImplementedError
+
+    @classmethod
+    def parse(cls, text: str, inputs: I) -> Parsed[O]:
+        raise NotImplementedError
+
+
+def numbered(candidates: list[str], critiques: list[Any] | None = None) -> str:
+    """Candidates as '[1] ...' blocks, each followed by its critique when given."""
+    parts = []
+    for i, text in enumerate(candidates, 1):
+        block = f"[{i}]\n{text.strip()}"
+        if critiques is not None and critiques[i - 1] is not None:
+            c = critiques[i - 1]
+            block += f"\nCritique of [{i}]:\nStrengths: {c.strengths}\nWeaknesses: {c.weaknesses}"
+        parts.append(block)
+    return "\n\n".join(parts)
+
+
+def conversation_text(conversation: list[Message]) -> str:
+    """A multi-turn conversation as plain text, for prompts that quote it."""
+    if len(conversation) == 1:
+        return conversation[0].content
+    return "\n\n".join(f"{m.role.upper()}: {m.content}" for m in conversation)

@@ -1,0 +1,44 @@
+"""Fuse: synthesise one better answer from several candidates (Mixture-of-Agents style)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from archon_compile.lm.base import Message
+from archon_compile.runtime.calls import Parsed
+from archon_compile.signatures.base import Signature, numbered
+from archon_compile.signatures.generate import Response, parse_response
+from archon_compile.state import Critique
+
+
+class FuseInputs(BaseModel):
+    conversation: list[Message]
+    candidates: list[str]
+    critiques: list[Critique | None] | None = None
+    length_control: bool = False
+
+
+class Fuse(Signature[FuseInputs, Response]):
+    Inputs = FuseInputs
+    Outputs = Response
+    instructions = (
+        "You are given several responses, written by different models, to the latest user message. "
+        "Some of them may be wrong, biased or incomplete. Weigh them critically and write one response "
+        "that is more accurate and complete than any of them. Do not copy a single response, and do not "
+        "mention that you were given several.")
+
+    @classmethod
+    def render(cls, inputs: FuseInputs) -> list[Message]:
+        extra = ""
+        if inputs.critiques is not None:
+            extra = " Each response is followed by a critique of its strengths and weaknesses; use them."
+        if inputs.length_control:
+            longest = max((len(c.split()) for c in inputs.candidates), default=0)
+            extra += f" Keep your answer no longer than {longest} words."
+        system = (f"{cls.instructions}{extra}\n\nResponses:\n\n"
+                  f"{numbered(inputs.candidates, inputs.critiques)}")
+        return [Message(role="system", content=system), *inputs.conversation]
+
+    @classmethod
+    def parse(cls, text: str, inputs: FuseInputs) -> Parsed[Response]:
+        return parse_response(text)
