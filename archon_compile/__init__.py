@@ -1,8 +1,8 @@
 """archon-compile: compile inference-time architectures (ARCHON) for LLMs.
 
-    import archon_compile as ac
-    program = ac.load("programs/archon-quickstart.json")
-    pred = program("What causes tides?")
+import archon_compile as ac
+program = ac.load("programs/archon-quickstart.json")
+pred = program("What causes tides?")
 """
 
 from __future__ import annotations
@@ -10,8 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from archon_compile import tasks
 from archon_compile.artifact import Artifact, ArtifactError, freeze, read, write
+from archon_compile.compiler import ArchonSpace, Budget, CompileError, CompileResult, Objective, compile
 from archon_compile.components import QueryFailed, register_normaliser
+from archon_compile.evaluate import EvalReport, evaluate
 from archon_compile.lm.base import LM, LMError, LMRequest, LMResponse, Message
 from archon_compile.lm.scripted import ScriptedLM
 from archon_compile.program import Prediction, Program
@@ -35,8 +38,9 @@ def _locate(path: str | Path) -> Path:
         for candidate in (folder / p.name, folder / f"{p.name}.json", folder / f"{p.name}.yaml"):
             if candidate.exists():
                 return candidate
-    raise SpecError(f"{path}: no such file, and no reference program of that name "
-                    f"(see `archon-compile programs`)")
+    raise SpecError(
+        f"{path}: no such file, and no reference program of that name (see `archon-compile programs`)"
+    )
 
 
 def load(path: str | Path, **options: Any) -> Program:
@@ -58,7 +62,34 @@ def save(program: Program, path: str | Path) -> Path:
 
 
 __all__ = [
-    "LM", "ArchitectureSpec", "Artifact", "ArtifactError", "Cache", "CallRecord", "ConstructionError",
-    "LMError", "LMRequest", "LMResponse", "Message", "Prediction", "Program", "QueryFailed", "RetryPolicy",
-    "ScriptedLM", "SpecError", "Usage", "load", "register_normaliser", "save",
+    "LM",
+    "ArchitectureSpec",
+    "ArchonSpace",
+    "Artifact",
+    "ArtifactError",
+    "Budget",
+    "Cache",
+    "CallRecord",
+    "CompileError",
+    "CompileResult",
+    "ConstructionError",
+    "EvalReport",
+    "LMError",
+    "LMRequest",
+    "LMResponse",
+    "Message",
+    "Objective",
+    "Prediction",
+    "Program",
+    "QueryFailed",
+    "RetryPolicy",
+    "ScriptedLM",
+    "SpecError",
+    "Usage",
+    "compile",
+    "evaluate",
+    "load",
+    "register_normaliser",
+    "save",
+    "tasks",
 ]

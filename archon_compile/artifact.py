@@ -46,7 +46,7 @@ class Provenance(BaseModel):
 
 
 class Artifact(BaseModel):
-    format: Literal["archon-compile/artifact"] = FORMAT
+    format: Literal["archon-compile/artifact"] = "archon-compile/artifact"
     schema_version: int = SCHEMA_VERSION
     name: str
     architecture: ArchitectureSpec
@@ -63,14 +63,30 @@ def content_hash(data: dict[str, Any]) -> str:
 
 def freeze(spec: ArchitectureSpec, search: dict[str, Any] | None = None) -> Artifact:
     spec = _without_credentials(spec)
-    nodes = [NodeInfo(id=f"L{li}.C{ci}", type=c.type, model=getattr(c, "model", None),
-                      signatures=[s.info() for s in REGISTRY[c.type].signatures])
-             for li, layer in enumerate(spec.layers) for ci, c in enumerate(layer)]
-    api_bases = sorted({c.api_base for layer in spec.layers for c in layer if getattr(c, "api_base", None)})
-    art = Artifact(name=spec.name, architecture=spec, nodes=nodes,
-                   lm_config={"models": spec.models(), "api_bases": api_bases},
-                   provenance=Provenance(created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                                         package_versions=_versions(), search=search))
+    nodes = [
+        NodeInfo(
+            id=f"L{li}.C{ci}",
+            type=c.type,
+            model=getattr(c, "model", None),
+            signatures=[s.info() for s in REGISTRY[c.type].signatures],
+        )
+        for li, layer in enumerate(spec.layers)
+        for ci, c in enumerate(layer)
+    ]
+    api_bases = sorted(
+        {str(b) for layer in spec.layers for c in layer if (b := getattr(c, "api_base", None))}
+    )
+    art = Artifact(
+        name=spec.name,
+        architecture=spec,
+        nodes=nodes,
+        lm_config={"models": spec.models(), "api_bases": api_bases},
+        provenance=Provenance(
+            created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            package_versions=_versions(),
+            search=search,
+        ),
+    )
     data = art.model_dump(mode="json")
     return art.model_copy(update={"sha256": content_hash(data)})
 
@@ -93,12 +109,16 @@ def read(path: str | Path) -> Artifact | ArchitectureSpec:
         return ArchitectureSpec.from_data(data, source=str(path))
     version = data.get("schema_version")
     if version not in SUPPORTED_SCHEMA_VERSIONS:
-        raise ArtifactError(f"{path}: schema_version {version!r} is not supported by this archon-compile "
-                            f"(supports {sorted(SUPPORTED_SCHEMA_VERSIONS)}); upgrade archon-compile or "
-                            "recompile the artifact")
+        raise ArtifactError(
+            f"{path}: schema_version {version!r} is not supported by this archon-compile "
+            f"(supports {sorted(SUPPORTED_SCHEMA_VERSIONS)}); upgrade archon-compile or "
+            "recompile the artifact"
+        )
     if data.get("sha256") != content_hash(data):
-        raise ArtifactError(f"{path}: content hash mismatch: the file was modified after it was compiled. "
-                            "Recompile it, or restore the original file")
+        raise ArtifactError(
+            f"{path}: content hash mismatch: the file was modified after it was compiled. "
+            "Recompile it, or restore the original file"
+        )
     try:
         return Artifact.model_validate(data)
     except (ValidationError, SpecError) as exc:
@@ -114,8 +134,10 @@ def secret_values() -> list[str]:
 def assert_no_secrets(text: str, where: str) -> None:
     for value in secret_values():
         if value in text:
-            raise ArtifactError(f"{where}: refusing to write: the content contains the value of a credential "
-                                "environment variable")
+            raise ArtifactError(
+                f"{where}: refusing to write: the content contains the value of a credential "
+                "environment variable"
+            )
 
 
 def _without_credentials(spec: ArchitectureSpec) -> ArchitectureSpec:

@@ -57,10 +57,19 @@ class Program:
     or False (none).
     """
 
-    def __init__(self, spec: ArchitectureSpec, *, lms: Mapping[str, LM] | None = None, lm: str | None = None,
-                 api_base: str | None = None, cache: Cache | str | Path | bool = True, concurrency: int = 32,
-                 retry: RetryPolicy | None = None, seed: int | None = None,
-                 provenance: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        spec: ArchitectureSpec,
+        *,
+        lms: Mapping[str, LM] | None = None,
+        lm: str | None = None,
+        api_base: str | None = None,
+        cache: Cache | str | Path | bool = True,
+        concurrency: int = 32,
+        retry: RetryPolicy | None = None,
+        seed: int | None = None,
+        provenance: Mapping[str, Any] | None = None,
+    ) -> None:
         self.spec = retarget(spec, lm, api_base) if (lm or api_base) else spec
         self.seed = seed
         self.provenance = dict(provenance or {})
@@ -80,8 +89,12 @@ class Program:
         if len(state.candidates) != 1:
             raise QueryFailed(f"the last layer left {len(state.candidates)} candidates instead of 1")
         records = sorted(trace.records, key=lambda r: (r.component, r.sample, r.attempt, r.error or ""))
-        return Prediction(response=state.candidates[0].text, usage=trace.usage(), trace=records,
-                          candidates=list(state.candidates))
+        return Prediction(
+            response=state.candidates[0].text,
+            usage=trace.usage(),
+            trace=records,
+            candidates=list(state.candidates),
+        )
 
     def __call__(self, query: Query) -> Prediction:
         return run_sync(self.acall(query))
@@ -162,7 +175,9 @@ class _BackgroundLoop:
         with self._lock:
             if self._loop is None:
                 self._loop = asyncio.new_event_loop()
-                threading.Thread(target=self._loop.run_forever, name="archon-compile-loop", daemon=True).start()
+                threading.Thread(
+                    target=self._loop.run_forever, name="archon-compile-loop", daemon=True
+                ).start()
             return self._loop
 
 

@@ -89,8 +89,14 @@ class UnitTestEvaluatorSpec(_Base):
 
 
 ComponentSpec = Annotated[
-    GeneratorSpec | FuserSpec | CriticSpec | RankerSpec | VoterSpec | VerifierSpec
-    | UnitTestGeneratorSpec | UnitTestEvaluatorSpec,
+    GeneratorSpec
+    | FuserSpec
+    | CriticSpec
+    | RankerSpec
+    | VoterSpec
+    | VerifierSpec
+    | UnitTestGeneratorSpec
+    | UnitTestEvaluatorSpec,
     Field(discriminator="type"),
 ]
 
@@ -164,16 +170,23 @@ def read_spec_file(path: str | Path) -> object:
 
         return json.loads(text)
     except (yaml.YAMLError, ValueError) as exc:
-        raise SpecError(f"{p}: not valid {'YAML' if p.suffix.lower() in {'.yaml', '.yml'} else 'JSON'}: {exc}"
-                        ) from None
+        raise SpecError(
+            f"{p}: not valid {'YAML' if p.suffix.lower() in {'.yaml', '.yml'} else 'JSON'}: {exc}"
+        ) from None
 
 
 def _explain(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
-        loc = ".".join(str(x) for x in err["loc"])
+        loc = list(err["loc"])
+        where = ""
+        if len(loc) >= 3 and loc[0] == "layers":
+            kind = f" ({loc[3]})" if len(loc) > 3 else ""
+            where = f"layer {loc[1]}, component {loc[2]}{kind}" + (": " if len(loc) > 4 else "")
+            loc = loc[4:]
+        field = ".".join(str(x) for x in loc)
         msg = err["msg"].removeprefix("Value error, ")
-        lines.append(f"  - {loc or '<root>'}: {msg}")
+        lines.append(f"  - {where}{field or ('' if where else '<root>')}: {msg}")
     return "\n".join(lines)
 
 
@@ -192,29 +205,33 @@ def check_construction_rules(spec: ArchitectureSpec) -> None:
         types = {c.type for c in layer}
         if len(types) > 1:
             raise ConstructionError(
-                f"layer {li}: rule 1 (one component type per layer) broken by types {sorted(types)}")
+                f"layer {li}: rule 1 (one component type per layer) broken by types {sorted(types)}"
+            )
         kind = layer[0].type
         if li == 0 and kind != "generator":
             raise ConstructionError(f"{_where(li, 0, layer[0])}: rule 2 (the first layer holds generators)")
         if li > 0 and kind == "generator":
             raise ConstructionError(f"{_where(li, 0, layer[0])}: rule 2 (generators only in the first layer)")
         if kind in SOLO_TYPES and len(layer) > 1:
-            raise ConstructionError(
-                f"{_where(li, 1, layer[1])}: rule 4 (a {kind} stands alone in its layer)")
+            raise ConstructionError(f"{_where(li, 1, layer[1])}: rule 4 (a {kind} stands alone in its layer)")
         for ci, comp in enumerate(layer):
             if getattr(comp, "use_critiques", False) and not critiqued:
                 raise ConstructionError(
                     f"{_where(li, ci, comp)}: rule 3 (use_critiques needs a critic after the candidates "
-                    "were made and before this layer)")
+                    "were made and before this layer)"
+                )
         if kind == "unit_test_evaluator" and not has_tests:
             raise ConstructionError(
                 f"{_where(li, 0, layer[0])}: rule 5 (a unit_test_generator must come right before the "
-                "unit_test_evaluator)")
-        if kind == "unit_test_generator" and (li + 1 >= n_layers or
-                                              spec.layers[li + 1][0].type != "unit_test_evaluator"):
+                "unit_test_evaluator)"
+            )
+        if kind == "unit_test_generator" and (
+            li + 1 >= n_layers or spec.layers[li + 1][0].type != "unit_test_evaluator"
+        ):
             raise ConstructionError(
                 f"{_where(li, 0, layer[0])}: rule 5 (a unit_test_generator must be followed by a "
-                "unit_test_evaluator)")
+                "unit_test_evaluator)"
+            )
         if kind in CANDIDATE_MAKERS:
             critiqued = False
         elif kind == "critic":
@@ -226,7 +243,8 @@ def check_construction_rules(spec: ArchitectureSpec) -> None:
         raise ConstructionError(
             f"{_where(n_layers - 1, 0, last)}: rule 6 (the last layer must leave exactly one candidate; "
             f"this one may leave {counts[-1]}: end with a single fuser with samples 1, or a ranker, voter "
-            "or unit_test_evaluator with top_k 1)")
+            "or unit_test_evaluator with top_k 1)"
+        )
 
 
 def _flow(spec: ArchitectureSpec, check: bool = False) -> tuple[list[int], int]:
@@ -235,32 +253,27 @@ def _flow(spec: ArchitectureSpec, check: bool = False) -> tuple[list[int], int]:
     calls = 0
     counts: list[int] = []
     for li, layer in enumerate(spec.layers):
-        kind = layer[0].type
-        if kind == "generator":
-            n = sum(c.samples for c in layer)  # type: ignore[union-attr]
+        for ci, c in enumerate(layer):
+            if check and isinstance(c, FuserSpec) and n > c.max_inputs:
+                raise ConstructionError(
+                    f"{_where(li, ci, c)}: a fuser's input is capped at max_inputs={c.max_inputs} "
+                    f"candidates but this layer receives {n}"
+                )
+        head = layer[0]
+        if isinstance(head, GeneratorSpec | FuserSpec):
+            n = sum(getattr(c, "samples", 1) for c in layer)
             calls += n
-        elif kind == "fuser":
-            for ci, c in enumerate(layer):
-                if check and n > c.max_inputs:  # type: ignore[union-attr]
-                    raise ConstructionError(
-                        f"{_where(li, ci, c)}: a fuser's input is capped at max_inputs="
-                        f"{c.max_inputs} candidates but this layer receives {n}")  # type: ignore[union-attr]
-            n = sum(c.samples for c in layer)  # type: ignore[union-attr]
-            calls += n
-        elif kind == "critic":
+        elif isinstance(head, CriticSpec | UnitTestGeneratorSpec):
             calls += 1
-        elif kind == "ranker":
+        elif isinstance(head, RankerSpec):
             calls += 1
-            n = min(n, layer[0].top_k)  # type: ignore[union-attr]
-        elif kind == "voter":
-            n = min(n, layer[0].top_k)  # type: ignore[union-attr]
-        elif kind == "verifier":
+            n = min(n, head.top_k)
+        elif isinstance(head, VoterSpec):
+            n = min(n, head.top_k)
+        elif isinstance(head, VerifierSpec):
             calls += 2 * n
-        elif kind == "unit_test_generator":
-            calls += 1
-        elif kind == "unit_test_evaluator":
-            if layer[0].mode == "lm":  # type: ignore[union-attr]
-                calls += n
-            n = min(n, layer[0].top_k)  # type: ignore[union-attr]
+        elif isinstance(head, UnitTestEvaluatorSpec):
+            calls += n if head.mode == "lm" else 0
+            n = min(n, head.top_k)
         counts.append(n)
     return counts, calls

@@ -73,7 +73,9 @@ class FakeOpenAIServer:
                 self.wfile.write(data)
 
             def do_GET(self) -> None:
-                self._send(200, json.dumps({"object": "list", "data": [{"id": server.model, "object": "model"}]}))
+                self._send(
+                    200, json.dumps({"object": "list", "data": [{"id": server.model, "object": "model"}]})
+                )
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
@@ -86,17 +88,34 @@ class FakeOpenAIServer:
                 if isinstance(answer, Fault):
                     if answer.hang_s:
                         time.sleep(answer.hang_s)
-                    headers = {"Retry-After": f"{answer.retry_after:g}"} if answer.retry_after is not None else {}
+                    headers = (
+                        {"Retry-After": f"{answer.retry_after:g}"} if answer.retry_after is not None else {}
+                    )
                     self._send(answer.status, answer.body, headers)
                     return
                 words = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
-                self._send(200, json.dumps({
-                    "id": "chatcmpl-fake", "object": "chat.completion", "created": 0,
-                    "model": body.get("model", server.model),
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": answer}}],
-                    "usage": {"prompt_tokens": words, "completion_tokens": len(answer.split()),
-                              "total_tokens": words + len(answer.split())},
-                }))
+                self._send(
+                    200,
+                    json.dumps(
+                        {
+                            "id": "chatcmpl-fake",
+                            "object": "chat.completion",
+                            "created": 0,
+                            "model": body.get("model", server.model),
+                            "choices": [
+                                {
+                                    "index": 0,
+                                    "finish_reason": "stop",
+                                    "message": {"role": "assistant", "content": answer},
+                                }
+                            ],
+                            "usage": {
+                                "prompt_tokens": words,
+                                "completion_tokens": len(answer.split()),
+                                "total_tokens": words + len(answer.split()),
+                            },
+                        }
+                    ),
+                )
 
         return Handler

@@ -14,8 +14,29 @@ from archon_compile.signatures.unit_tests import EvaluateUnitTests, GenerateUnit
 from archon_compile.signatures.verify import Verify, VerifyReasoning
 from archon_compile.signatures.vote import Vote
 
-ALL: tuple[type[Signature], ...] = (Generate, Fuse, CritiqueSignature, Rank, VerifyReasoning, Verify,
-                                    GenerateUnitTests, EvaluateUnitTests, Vote)
+ALL: tuple[type[Signature], ...] = (
+    Generate,
+    Fuse,
+    CritiqueSignature,
+    Rank,
+    VerifyReasoning,
+    Verify,
+    GenerateUnitTests,
+    EvaluateUnitTests,
+    Vote,
+)
 
-__all__ = ["ALL", "CritiqueSignature", "EvaluateUnitTests", "Fuse", "Generate", "GenerateUnitTests", "Rank",
-           "Signature", "SignatureInfo", "Verify", "VerifyReasoning", "Vote"]
+__all__ = [
+    "ALL",
+    "CritiqueSignature",
+    "EvaluateUnitTests",
+    "Fuse",
+    "Generate",
+    "GenerateUnitTests",
+    "Rank",
+    "Signature",
+    "SignatureInfo",
+    "Verify",
+    "VerifyReasoning",
+    "Vote",
+]

@@ -9,8 +9,8 @@ from pydantic import BaseModel
 from archon_compile.lm.base import Message
 from archon_compile.runtime.calls import Parsed
 
-I = TypeVar("I", bound=BaseModel)
-O = TypeVar("O", bound=BaseModel)
+In = TypeVar("In", bound=BaseModel)
+Out = TypeVar("Out", bound=BaseModel)
 
 
 class SignatureInfo(BaseModel):
@@ -22,7 +22,7 @@ class SignatureInfo(BaseModel):
     outputs: dict[str, Any]
 
 
-class Signature(Generic[I, O]):
+class Signature(Generic[In, Out]):
     """Subclasses set `Inputs`, `Outputs` and `instructions`, and implement `render` and `parse`.
 
     `parse` must accept any text and never raise: it returns `Parsed(ok=False)` with a documented
@@ -35,15 +35,19 @@ class Signature(Generic[I, O]):
 
     @classmethod
     def info(cls) -> SignatureInfo:
-        return SignatureInfo(name=cls.__name__, instructions=cls.instructions,
-                             inputs=cls.Inputs.model_json_schema(), outputs=cls.Outputs.model_json_schema())
+        return SignatureInfo(
+            name=cls.__name__,
+            instructions=cls.instructions,
+            inputs=cls.Inputs.model_json_schema(),
+            outputs=cls.Outputs.model_json_schema(),
+        )
 
     @classmethod
-    def render(cls, inputs: I) -> list[Message]:
+    def render(cls, inputs: In) -> list[Message]:
         raise NotImplementedError
 
     @classmethod
-    def parse(cls, text: str, inputs: I) -> Parsed[O]:
+    def parse(cls, text: str, inputs: In) -> Parsed[Out]:
         raise NotImplementedError
 
 

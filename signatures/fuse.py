@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from archon_compile.signatures.base import Signature, numbered
+from archon_compile.signatures.generate import Response, parse_response
 from pydantic import BaseModel
 
 from archon_compile.lm.base import Message
 from archon_compile.runtime.calls import Parsed
-from archon_compile.signatures.base import Signature, numbered
-from archon_compile.signatures.generate import Response, parse_response
 from archon_compile.state import Critique
 
 
@@ -25,7 +25,8 @@ class Fuse(Signature[FuseInputs, Response]):
         "You are given several responses, written by different models, to the latest user message. "
         "Some of them may be wrong, biased or incomplete. Weigh them critically and write one response "
         "that is more accurate and complete than any of them. Do not copy a single response, and do not "
-        "mention that you were given several.")
+        "mention that you were given several."
+    )
 
     @classmethod
     def render(cls, inputs: FuseInputs) -> list[Message]:
@@ -35,8 +36,7 @@ class Fuse(Signature[FuseInputs, Response]):
         if inputs.length_control:
             longest = max((len(c.split()) for c in inputs.candidates), default=0)
             extra += f" Keep your answer no longer than {longest} words."
-        system = (f"{cls.instructions}{extra}\n\nResponses:\n\n"
-                  f"{numbered(inputs.candidates, inputs.critiques)}")
+        system = f"{cls.instructions}{extra}\n\nResponses:\n\n{numbered(inputs.candidates, inputs.critiques)}"
         return [Message(role="system", content=system), *inputs.conversation]
 
     @classmethod

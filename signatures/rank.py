@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 
+from archon_compile.signatures.base import Signature, conversation_text, numbered
 from pydantic import BaseModel, model_validator
 
 from archon_compile.lm.base import Message
 from archon_compile.runtime.calls import Parsed
-from archon_compile.signatures.base import Signature, conversation_text, numbered
 from archon_compile.state import Critique
 
 _INDEX = re.compile(r"\[\s*(\d{1,4})\s*\]")
@@ -40,14 +40,17 @@ class Rank(Signature[RankInputs, Ranking]):
     Outputs = Ranking
     instructions = (
         "Rank the numbered responses by how well they answer the query, best first. Answer only with the "
-        "ranking, using the identifiers, for example: [2] > [3] > [1]")
+        "ranking, using the identifiers, for example: [2] > [3] > [1]"
+    )
 
     @classmethod
     def render(cls, inputs: RankInputs) -> list[Message]:
         n = len(inputs.candidates)
-        user = (f"Query:\n{conversation_text(inputs.conversation)}\n\n"
-                f"Responses:\n\n{numbered(inputs.candidates, inputs.critiques)}\n\n"
-                f"{cls.instructions}. Rank all {n} responses.")
+        user = (
+            f"Query:\n{conversation_text(inputs.conversation)}\n\n"
+            f"Responses:\n\n{numbered(inputs.candidates, inputs.critiques)}\n\n"
+            f"{cls.instructions}. Rank all {n} responses."
+        )
         return [Message(role="user", content=user)]
 
     @classmethod

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 
+from archon_compile.signatures.base import Signature, conversation_text
 from pydantic import BaseModel
 
 from archon_compile.lm.base import Message
 from archon_compile.runtime.calls import Parsed
-from archon_compile.signatures.base import Signature, conversation_text
 
 _ITEM = re.compile(r"^\s*(?:[-*\u2022]|\(?\d{1,3}[.)]|\[\d{1,3}\])\s+(.+?)\s*$")
 _RESULT = re.compile(r"\[\s*(passed|failed)\s*\]", re.IGNORECASE)
@@ -29,13 +29,17 @@ class GenerateUnitTests(Signature[GenerateUnitTestsInputs, UnitTests]):
 
     Inputs = GenerateUnitTestsInputs
     Outputs = UnitTests
-    instructions = ("Write {n} short unit tests for the query: assertions that a correct, complete answer "
-                    "must satisfy. Answer with a numbered list, one assertion per line, nothing else.")
+    instructions = (
+        "Write {n} short unit tests for the query: assertions that a correct, complete answer "
+        "must satisfy. Answer with a numbered list, one assertion per line, nothing else."
+    )
 
     @classmethod
     def render(cls, inputs: GenerateUnitTestsInputs) -> list[Message]:
-        user = (f"Query:\n{conversation_text(inputs.conversation)}\n\n"
-                f"{cls.instructions.format(n=inputs.num_tests)}")
+        user = (
+            f"Query:\n{conversation_text(inputs.conversation)}\n\n"
+            f"{cls.instructions.format(n=inputs.num_tests)}"
+        )
         return [Message(role="user", content=user)]
 
     @classmethod
@@ -63,14 +67,18 @@ class EvaluateUnitTests(Signature[EvaluateUnitTestsInputs, TestVerdicts]):
 
     Inputs = EvaluateUnitTestsInputs
     Outputs = TestVerdicts
-    instructions = ("For each numbered unit test, decide whether the response satisfies it. Answer with "
-                    "one line per test, in order, each ending in [Passed] or [Failed].")
+    instructions = (
+        "For each numbered unit test, decide whether the response satisfies it. Answer with "
+        "one line per test, in order, each ending in [Passed] or [Failed]."
+    )
 
     @classmethod
     def render(cls, inputs: EvaluateUnitTestsInputs) -> list[Message]:
         tests = "\n".join(f"{i}. {t}" for i, t in enumerate(inputs.tests, 1))
-        user = (f"Query:\n{conversation_text(inputs.conversation)}\n\nResponse:\n{inputs.candidate}\n\n"
-                f"Unit tests:\n{tests}\n\n{cls.instructions}")
+        user = (
+            f"Query:\n{conversation_text(inputs.conversation)}\n\nResponse:\n{inputs.candidate}\n\n"
+            f"Unit tests:\n{tests}\n\n{cls.instructions}"
+        )
         return [Message(role="user", content=user)]
 
     @classmethod
@@ -79,6 +87,9 @@ class EvaluateUnitTests(Signature[EvaluateUnitTestsInputs, TestVerdicts]):
         missing = len(inputs.tests) - len(found)
         passed = found + [False] * missing
         if missing:
-            return Parsed(TestVerdicts(passed=passed), ok=False,
-                          note=f"{missing} of {len(inputs.tests)} tests had no verdict; counted as failed")
+            return Parsed(
+                TestVerdicts(passed=passed),
+                ok=False,
+                note=f"{missing} of {len(inputs.tests)} tests had no verdict; counted as failed",
+            )
         return Parsed(TestVerdicts(passed=passed))

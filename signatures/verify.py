@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 
+from archon_compile.signatures.base import Signature, conversation_text
+from archon_compile.signatures.generate import Response, parse_response
 from pydantic import BaseModel
 
 from archon_compile.lm.base import Message
 from archon_compile.runtime.calls import Parsed
-from archon_compile.signatures.base import Signature, conversation_text
-from archon_compile.signatures.generate import Response, parse_response
 from archon_compile.state import Critique
 
 _VERDICT = re.compile(r"\[\s*(correct|incorrect)\s*\]", re.IGNORECASE)
@@ -29,17 +29,23 @@ class Verdict(BaseModel):
 class VerifyReasoning(Signature[VerifyInputs, Response]):
     Inputs = VerifyInputs
     Outputs = Response
-    instructions = ("Explain step by step whether the response fully and correctly answers the query. "
-                    "Point out any error.")
+    instructions = (
+        "Explain step by step whether the response fully and correctly answers the query. "
+        "Point out any error."
+    )
 
     @classmethod
     def render(cls, inputs: VerifyInputs) -> list[Message]:
         critique = ""
         if inputs.critique is not None:
-            critique = (f"\n\nA reviewer noted:\nStrengths: {inputs.critique.strengths}\n"
-                        f"Weaknesses: {inputs.critique.weaknesses}")
-        user = (f"Query:\n{conversation_text(inputs.conversation)}\n\nResponse:\n{inputs.candidate}"
-                f"{critique}\n\n{cls.instructions}")
+            critique = (
+                f"\n\nA reviewer noted:\nStrengths: {inputs.critique.strengths}\n"
+                f"Weaknesses: {inputs.critique.weaknesses}"
+            )
+        user = (
+            f"Query:\n{conversation_text(inputs.conversation)}\n\nResponse:\n{inputs.candidate}"
+            f"{critique}\n\n{cls.instructions}"
+        )
         return [Message(role="user", content=user)]
 
     @classmethod
@@ -53,12 +59,17 @@ class Verify(Signature[VerifyInputs, Verdict]):
 
     Inputs = VerifyInputs
     Outputs = Verdict
-    instructions = "Based on the reasoning, is the response correct? End your answer with [Correct] or [Incorrect]."
+    instructions = (
+        "Based on the reasoning, is the response correct? End your answer with [Correct] or [Incorrect]."
+    )
 
     @classmethod
     def render(cls, inputs: VerifyInputs) -> list[Message]:
-        return [*VerifyReasoning.render(inputs), Message(role="assistant", content=inputs.reasoning),
-                Message(role="user", content=cls.instructions)]
+        return [
+            *VerifyReasoning.render(inputs),
+            Message(role="assistant", content=inputs.reasoning),
+            Message(role="user", content=cls.instructions),
+        ]
 
     @classmethod
     def parse(cls, text: str, inputs: VerifyInputs) -> Parsed[Verdict]:

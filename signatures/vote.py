@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from archon_compile.signatures.base import Signature
 from pydantic import BaseModel
 
 from archon_compile.lm.base import Message
-from archon_compile.signatures.base import Signature
 
 
 class VoteInputs(BaseModel):
@@ -20,8 +20,10 @@ class VoteOutputs(BaseModel):
 class Vote(Signature[VoteInputs, VoteOutputs]):
     Inputs = VoteInputs
     Outputs = VoteOutputs
-    instructions = ("Keep the candidates whose normalised answer is the most frequent (self-consistency); "
-                    "ties go to the answer seen first.")
+    instructions = (
+        "Keep the candidates whose normalised answer is the most frequent (self-consistency); "
+        "ties go to the answer seen first."
+    )
 
     @classmethod
     def render(cls, inputs: VoteInputs) -> list[Message]:

@@ -12,11 +12,19 @@ from archon_compile.cli import app
 
 @app.command()
 def run(
-    program: Annotated[str, typer.Argument(help="a spec (JSON/YAML), a compiled artifact, or a reference program name")],
+    program: Annotated[
+        str, typer.Argument(help="a spec (JSON/YAML), a compiled artifact, or a reference program name")
+    ],
     query: Annotated[str, typer.Option("--query", "-q", help="the question to answer")],
-    lm: Annotated[str | None, typer.Option(help="replace every model, e.g. 'local' or 'openai/gpt-4o-mini'")] = None,
-    api_base: Annotated[str | None, typer.Option(help="endpoint for every model (vLLM, llama.cpp, Ollama...)")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print the prediction (usage, trace) as JSON")] = False,
+    lm: Annotated[
+        str | None, typer.Option(help="replace every model, e.g. 'local' or 'openai/gpt-4o-mini'")
+    ] = None,
+    api_base: Annotated[
+        str | None, typer.Option(help="endpoint for every model (vLLM, llama.cpp, Ollama...)")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the prediction (usage, trace) as JSON")
+    ] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="do not read or write the LM cache")] = False,
     seed: Annotated[int | None, typer.Option(help="seed passed to every LM call")] = None,
 ) -> None:
@@ -35,8 +43,11 @@ def run(
     typer.echo(pred.response)
     u = pred.usage
     cost = f"${u.cost_usd:.4f}" if u.cost_known else "cost unknown"
-    typer.echo(f"\n[{u.calls} LM calls, {u.cache_hits} cached, {u.prompt_tokens}+{u.completion_tokens} tokens, "
-               f"{cost}]", err=True)
+    typer.echo(
+        f"\n[{u.calls} LM calls, {u.cache_hits} cached, {u.prompt_tokens}+{u.completion_tokens} tokens, "
+        f"{cost}]",
+        err=True,
+    )
 
 
 @app.command()
@@ -47,5 +58,6 @@ def programs() -> None:
 
     for name in shipped.names():
         spec = ArchitectureSpec.from_file(Path(shipped.FOLDER) / f"{name}.json")
-        typer.echo(f"{name:32} {len(spec.layers)} layers, {spec.calls_per_query():3} calls/query  "
-                   f"{spec.description}")
+        typer.echo(
+            f"{name:32} {len(spec.layers)} layers, {spec.calls_per_query():3} calls/query  {spec.description}"
+        )

@@ -10,9 +10,29 @@ from archon_compile.components.verifier import Verifier
 from archon_compile.components.voter import NORMALISERS, Voter, register_normaliser
 
 REGISTRY: dict[str, type[Component]] = {  # type: ignore[type-arg]
-    "generator": Generator, "fuser": Fuser, "critic": Critic, "ranker": Ranker, "voter": Voter,
-    "verifier": Verifier, "unit_test_generator": UnitTestGenerator, "unit_test_evaluator": UnitTestEvaluator,
+    "generator": Generator,
+    "fuser": Fuser,
+    "critic": Critic,
+    "ranker": Ranker,
+    "voter": Voter,
+    "verifier": Verifier,
+    "unit_test_generator": UnitTestGenerator,
+    "unit_test_evaluator": UnitTestEvaluator,
 }
 
-__all__ = ["NORMALISERS", "REGISTRY", "Component", "Critic", "Fuser", "Generator", "QueryFailed", "Ranker",
-           "RunContext", "UnitTestEvaluator", "UnitTestGenerator", "Verifier", "Voter", "register_normaliser"]
+__all__ = [
+    "NORMALISERS",
+    "REGISTRY",
+    "Component",
+    "Critic",
+    "Fuser",
+    "Generator",
+    "QueryFailed",
+    "Ranker",
+    "RunContext",
+    "UnitTestEvaluator",
+    "UnitTestGenerator",
+    "Verifier",
+    "Voter",
+    "register_normaliser",
+]

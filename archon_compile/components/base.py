@@ -17,7 +17,8 @@ from archon_compile.signatures.base import Signature
 from archon_compile.state import Candidate, LayerState
 
 S = TypeVar("S", bound=BaseModel)
-T = TypeVar("T")
+T = TypeVar("T", bound=BaseModel)
+R = TypeVar("R")
 
 
 class QueryFailed(RuntimeError):
@@ -55,27 +56,45 @@ class Component(ABC, Generic[S]):
         n = getattr(self.spec, "samples", 1)
         return range(self.sample_offset, self.sample_offset + n)
 
-    async def ask(self, signature: type[Signature[Any, T]], inputs: BaseModel, ctx: RunContext, *,
-                  sample: int = 0, fallback: str) -> Outcome[T]:
+    async def ask(
+        self,
+        signature: type[Signature[Any, T]],
+        inputs: BaseModel,
+        ctx: RunContext,
+        *,
+        sample: int = 0,
+        fallback: str,
+    ) -> Outcome[T]:
         spec: Any = self.spec
-        request = LMRequest(model=spec.model, api_base=spec.api_base, messages=tuple(signature.render(inputs)),
-                            temperature=spec.temperature, max_tokens=spec.max_tokens, sample_index=sample,
-                            seed=ctx.seed)
-        return await ctx.runtime.call(request, lambda text: signature.parse(text, inputs),
-                                      component=f"{self.node_id}:{signature.__name__}", trace=ctx.trace,
-                                      fallback=fallback)
+        request = LMRequest(
+            model=spec.model,
+            api_base=spec.api_base,
+            messages=tuple(signature.render(inputs)),
+            temperature=spec.temperature,
+            max_tokens=spec.max_tokens,
+            sample_index=sample,
+            seed=ctx.seed,
+        )
+        return await ctx.runtime.call(
+            request,
+            lambda text: signature.parse(text, inputs),
+            component=f"{self.node_id}:{signature.__name__}",
+            trace=ctx.trace,
+            fallback=fallback,
+        )
 
     def note(self, ctx: RunContext, fallback: str) -> None:
         """Record a fallback that happened without an LM call (e.g. a failed call's consequence)."""
         model = getattr(self.spec, "model", None) or "-"
-        ctx.trace.record(CallRecord(component=self.node_id, model=model, fallback=fallback,
-                                    error="no usable LM output"))
+        ctx.trace.record(
+            CallRecord(component=self.node_id, model=model, fallback=fallback, error="no usable LM output")
+        )
 
 
-async def gather_surviving(jobs: Sequence[Callable[[], Awaitable[T]]]) -> tuple[list[T], list[str]]:
+async def gather_surviving(jobs: Sequence[Callable[[], Awaitable[R]]]) -> tuple[list[R], list[str]]:
     """Run jobs concurrently; return the results of those that did not fail and the errors of the rest."""
     results = await asyncio.gather(*(job() for job in jobs), return_exceptions=True)
-    ok: list[T] = []
+    ok: list[R] = []
     errors: list[str] = []
     for r in results:
         if isinstance(r, CallFailed):

@@ -13,12 +13,18 @@ class Critic(Component[CriticSpec]):
     signatures = (Critique,)
 
     async def run(self, state: LayerState, ctx: RunContext) -> LayerState:
-        inputs = Critique.Inputs(conversation=list(state.conversation),
-                                 candidates=[c.text for c in state.candidates])
+        inputs = Critique.Inputs(
+            conversation=list(state.conversation), candidates=[c.text for c in state.candidates]
+        )
         try:
             out = await self.ask(Critique, inputs, ctx, fallback="missing critiques marked as not given")
         except CallFailed:
             self.note(ctx, "critic call failed; candidates passed on without critiques")
             return state
-        return with_candidates(state, [c.model_copy(update={"critique": crit})
-                                       for c, crit in zip(state.candidates, out.value.critiques, strict=True)])
+        return with_candidates(
+            state,
+            [
+                c.model_copy(update={"critique": crit})
+                for c, crit in zip(state.candidates, out.value.critiques, strict=True)
+            ],
+        )

@@ -16,8 +16,11 @@ class Ranker(Component[RankerSpec]):
         n = len(state.candidates)
         if n <= 1:
             return state
-        inputs = Rank.Inputs(conversation=list(state.conversation), candidates=[c.text for c in state.candidates],
-                             critiques=[c.critique for c in state.candidates] if self.spec.use_critiques else None)
+        inputs = Rank.Inputs(
+            conversation=list(state.conversation),
+            candidates=[c.text for c in state.candidates],
+            critiques=[c.critique for c in state.candidates] if self.spec.use_critiques else None,
+        )
         try:
             out = await self.ask(Rank, inputs, ctx, fallback="kept the input order")
         except CallFailed:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from archon_compile.components.base import Component, RunContext, gather_surviving, keep, with_candidates
 from archon_compile.runtime.calls import CallFailed
 from archon_compile.signatures.unit_tests import EvaluateUnitTests, GenerateUnitTests
@@ -13,7 +15,9 @@ class UnitTestGenerator(Component[UnitTestGeneratorSpec]):
     signatures = (GenerateUnitTests,)
 
     async def run(self, state: LayerState, ctx: RunContext) -> LayerState:
-        inputs = GenerateUnitTests.Inputs(conversation=list(state.conversation), num_tests=self.spec.num_tests)
+        inputs = GenerateUnitTests.Inputs(
+            conversation=list(state.conversation), num_tests=self.spec.num_tests
+        )
         try:
             out = await self.ask(GenerateUnitTests, inputs, ctx, fallback="no unit tests")
             tests = out.value.tests
@@ -36,10 +40,15 @@ class UnitTestEvaluator(Component[UnitTestEvaluatorSpec]):
 
         async def one(i: int, c: Candidate) -> Candidate:
             passed = await judge(i, c, tests, state, ctx)
-            return c.model_copy(update={"test_results": tuple(
-                TestResult(test=t, passed=p) for t, p in zip(tests, passed, strict=True))})
+            return c.model_copy(
+                update={
+                    "test_results": tuple(
+                        TestResult(test=t, passed=p) for t, p in zip(tests, passed, strict=True)
+                    )
+                }
+            )
 
-        scored, errors = await gather_surviving([lambda i=i, c=c: one(i, c) for i, c in enumerate(state.candidates)])
+        scored, errors = await gather_surviving([partial(one, i, c) for i, c in enumerate(state.candidates)])
         if errors:
             self.note(ctx, f"{len(errors)} test evaluations failed; those candidates count 0 passed")
             by_origin = {c.origin: c for c in scored}
@@ -47,12 +56,20 @@ class UnitTestEvaluator(Component[UnitTestEvaluatorSpec]):
         order = sorted(range(len(scored)), key=lambda i: -scored[i].tests_passed)
         return keep(with_candidates(state, scored), order, self.spec.top_k)
 
-    async def _ask_lm(self, i: int, c: Candidate, tests: list[str], state: LayerState, ctx: RunContext) -> list[bool]:
-        inputs = EvaluateUnitTests.Inputs(conversation=list(state.conversation), candidate=c.text, tests=tests)
-        out = await self.ask(EvaluateUnitTests, inputs, ctx, sample=i, fallback="tests without verdict counted failed")
+    async def _ask_lm(
+        self, i: int, c: Candidate, tests: list[str], state: LayerState, ctx: RunContext
+    ) -> list[bool]:
+        inputs = EvaluateUnitTests.Inputs(
+            conversation=list(state.conversation), candidate=c.text, tests=tests
+        )
+        out = await self.ask(
+            EvaluateUnitTests, inputs, ctx, sample=i, fallback="tests without verdict counted failed"
+        )
         return out.value.passed
 
-    async def _execute(self, i: int, c: Candidate, tests: list[str], state: LayerState, ctx: RunContext) -> list[bool]:
+    async def _execute(
+        self, i: int, c: Candidate, tests: list[str], state: LayerState, ctx: RunContext
+    ) -> list[bool]:
         from archon_compile.tasks.sandbox import run_unit_tests
 
         return await run_unit_tests(c.text, tests)

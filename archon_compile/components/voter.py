@@ -54,8 +54,13 @@ def _choice(s: str) -> str:
     return found[-1] if found else _text(s)
 
 
-NORMALISERS: dict[str, Normaliser] = {"text": _text, "number": _number, "boxed": _boxed, "choice": _choice,
-                                      "exact": lambda s: s.strip()}
+NORMALISERS: dict[str, Normaliser] = {
+    "text": _text,
+    "number": _number,
+    "boxed": _boxed,
+    "choice": _choice,
+    "exact": lambda s: s.strip(),
+}
 
 
 def register_normaliser(name: str, fn: Normaliser) -> None:
@@ -79,8 +84,10 @@ class Voter(Component[VoterSpec]):
     def __init__(self, spec: VoterSpec, node_id: str, sample_offset: int = 0) -> None:
         super().__init__(spec, node_id, sample_offset)
         if spec.normaliser not in NORMALISERS:
-            raise ValueError(f"{node_id}: unknown voter normaliser {spec.normaliser!r}; known: "
-                             f"{sorted(NORMALISERS)} (add one with register_normaliser)")
+            raise ValueError(
+                f"{node_id}: unknown voter normaliser {spec.normaliser!r}; known: "
+                f"{sorted(NORMALISERS)} (add one with register_normaliser)"
+            )
 
     async def run(self, state: LayerState, ctx: RunContext) -> LayerState:
         order = vote_order([c.text for c in state.candidates], NORMALISERS[self.spec.normaliser])

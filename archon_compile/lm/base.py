@@ -6,9 +6,10 @@ Everything above this module (components, runtime, judges) speaks only these typ
 
 from __future__ import annotations
 
+import hashlib
 from typing import Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 
 class Message(BaseModel):
@@ -39,6 +40,15 @@ class LMRequest(BaseModel):
     attempt: int = 0
     seed: int | None = None
 
+    def sample_seed(self, default: int | None = None) -> int | None:
+        """The seed to send a backend: derived from `seed` (or `default`), `sample_index` and `attempt`,
+        so k seeded samples differ (one shared seed would make them identical) while reruns repeat them."""
+        base = self.seed if self.seed is not None else default
+        if base is None:
+            return None
+        digest = hashlib.sha256(f"{base}:{self.sample_index}:{self.attempt}".encode()).digest()
+        return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
 
 class LMResponse(BaseModel):
     """One completion with the usage the provider reported."""
@@ -53,8 +63,9 @@ class LMResponse(BaseModel):
 class LMError(Exception):
     """A failed LM call. `retryable` and `retry_after` drive the runtime's retry policy."""
 
-    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None,
-                 status: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, retryable: bool, retry_after: float | None = None, status: int | None = None
+    ) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after

@@ -1,5 +1,12 @@
-"""From a model string to a backend: `local` -> embedded llama.cpp, anything else -> LiteLLM.
+"""From a model string to a backend.
 
+| model string | api_base | backend |
+|---|---|---|
+| `local`, `local/gemma-3-270m` | - | the embedded llama.cpp model (`lm/local.py`) |
+| `openai/<name>` | given | direct HTTP to that OpenAI-compatible server (`lm/openai_compat.py`): vLLM, llama.cpp, Ollama |
+| anything else | any | LiteLLM (`lm/litellm_client.py`): hosted providers, priced from its cost map |
+
+The direct route exists for speed (LiteLLM's per-call overhead is most of a local server's latency gap).
 Overrides map model strings (or "*" for all) to LM instances, e.g. a ScriptedLM in tests.
 """
 
@@ -42,6 +49,10 @@ def _make(model: str, api_base: str | None) -> LM:
         from archon_compile.lm.local import local_lm
 
         return local_lm(model)
+    if api_base and model.startswith("openai/"):
+        from archon_compile.lm.openai_compat import OpenAICompatClient
+
+        return OpenAICompatClient(model, api_base)
     from archon_compile.lm.litellm_client import LiteLLMClient
 
     return LiteLLMClient(model, api_base)

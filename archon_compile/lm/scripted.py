@@ -30,8 +30,14 @@ class ScriptedLM:
     Token counts are whitespace word counts; `price_per_token` turns them into a cost.
     """
 
-    def __init__(self, rules: Sequence[Rule] | Callable[[LMRequest], Answer], *, default: str = "",
-                 latency_s: float = 0.0, price_per_token: float | None = 0.0) -> None:
+    def __init__(
+        self,
+        rules: Sequence[Rule] | Callable[[LMRequest], Answer],
+        *,
+        default: str = "",
+        latency_s: float = 0.0,
+        price_per_token: float | None = 0.0,
+    ) -> None:
         self.rules = rules
         self.default = default
         self.latency_s = latency_s
@@ -68,6 +74,15 @@ class ScriptedLM:
             raise answer
         prompt_tokens = sum(len(m.content.split()) for m in request.messages)
         completion_tokens = len(answer.split())
-        cost = None if self.price_per_token is None else (prompt_tokens + completion_tokens) * self.price_per_token
-        return LMResponse(text=answer, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-                          cost_usd=cost, finish_reason="stop")
+        cost = (
+            None
+            if self.price_per_token is None
+            else (prompt_tokens + completion_tokens) * self.price_per_token
+        )
+        return LMResponse(
+            text=answer,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            cost_usd=cost,
+            finish_reason="stop",
+        )

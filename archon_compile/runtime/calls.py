@@ -63,14 +63,20 @@ Resolver = Callable[[str, "str | None"], LM]
 class Runtime:
     """Shared by every component of a program: one cache, one concurrency limit, one retry policy."""
 
-    def __init__(self, resolve: Resolver, cache: Cache | None = None, policy: RetryPolicy | None = None,
-                 concurrency: int = 32) -> None:
+    def __init__(
+        self,
+        resolve: Resolver,
+        cache: Cache | None = None,
+        policy: RetryPolicy | None = None,
+        concurrency: int = 32,
+    ) -> None:
         self.resolve = resolve
         self.cache = cache
         self.policy = policy or RetryPolicy()
         self.concurrency = concurrency
         self._limits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-            weakref.WeakKeyDictionary())
+            weakref.WeakKeyDictionary()
+        )
         self._rng = random.Random()
 
     def _limit(self) -> asyncio.Semaphore:
@@ -80,8 +86,15 @@ class Runtime:
             sem = self._limits[loop] = asyncio.Semaphore(self.concurrency)
         return sem
 
-    async def call(self, request: LMRequest, parse: Callable[[str], Parsed[T]], *, component: str,
-                   trace: Trace, fallback: str = "fallback value") -> Outcome[T]:
+    async def call(
+        self,
+        request: LMRequest,
+        parse: Callable[[str], Parsed[T]],
+        *,
+        component: str,
+        trace: Trace,
+        fallback: str = "fallback value",
+    ) -> Outcome[T]:
         """Call, parse, and retry a bounded number of times on an unusable answer.
 
         Only parsed answers are cached. When every attempt is unusable the parser's fallback value is
@@ -95,8 +108,15 @@ class Runtime:
             try:
                 response, record = await self._fetch(req, key, component)
             except CallFailed as exc:
-                trace.record(CallRecord(component=component, model=req.model, sample=req.sample_index,
-                                        attempt=attempt, error=str(exc)))
+                trace.record(
+                    CallRecord(
+                        component=component,
+                        model=req.model,
+                        sample=req.sample_index,
+                        attempt=attempt,
+                        error=str(exc),
+                    )
+                )
                 raise
             text = response.text
             parsed = parse(text)
@@ -106,8 +126,9 @@ class Runtime:
                     self.cache.put(key, response)
                 trace.record(record)
                 return Outcome(parsed.value, text, True)
-            record = record.model_copy(update={"parse_ok": False,
-                                               "fallback": f"{fallback}: {parsed.note}" if last else None})
+            record = record.model_copy(
+                update={"parse_ok": False, "fallback": f"{fallback}: {parsed.note}" if last else None}
+            )
             trace.record(record)
         assert parsed is not None
         return Outcome(parsed.value, text, False)
@@ -116,10 +137,15 @@ class Runtime:
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:
-                return hit, CallRecord(component=component, model=req.model, cache_hit=True,
-                                       sample=req.sample_index, attempt=req.attempt,
-                                       prompt_tokens=hit.prompt_tokens,
-                                       completion_tokens=hit.completion_tokens)
+                return hit, CallRecord(
+                    component=component,
+                    model=req.model,
+                    cache_hit=True,
+                    sample=req.sample_index,
+                    attempt=req.attempt,
+                    prompt_tokens=hit.prompt_tokens,
+                    completion_tokens=hit.completion_tokens,
+                )
         lm = self.resolve(req.model, req.api_base)
         retries = 0
         start = time.perf_counter()
@@ -129,15 +155,25 @@ class Runtime:
                     response = await asyncio.wait_for(lm.complete(req), self.policy.timeout_s)
                 break
             except (LMError, TimeoutError) as exc:
-                err = exc if isinstance(exc, LMError) else LMError(
-                    f"timed out after {self.policy.timeout_s:g}s", retryable=True)
+                err = (
+                    exc
+                    if isinstance(exc, LMError)
+                    else LMError(f"timed out after {self.policy.timeout_s:g}s", retryable=True)
+                )
                 if not err.retryable or retries >= self.policy.max_retries:
                     msg = f"{req.model}: {err} (after {retries} retries)"
                     raise CallFailed(msg) from None
                 await asyncio.sleep(self.policy.delay(retries, err.retry_after, self._rng))
                 retries += 1
-        record = CallRecord(component=component, model=req.model, sample=req.sample_index,
-                            attempt=req.attempt, prompt_tokens=response.prompt_tokens,
-                            completion_tokens=response.completion_tokens, cost_usd=response.cost_usd,
-                            latency_s=time.perf_counter() - start, retries=retries)
+        record = CallRecord(
+            component=component,
+            model=req.model,
+            sample=req.sample_index,
+            attempt=req.attempt,
+            prompt_tokens=response.prompt_tokens,
+            completion_tokens=response.completion_tokens,
+            cost_usd=response.cost_usd,
+            latency_s=time.perf_counter() - start,
+            retries=retries,
+        )
         return response, record

@@ -1,5 +1,6 @@
 """Tasks: the interface, the registry of ARCHON's benchmarks and demo tasks, metrics, judges, sandbox."""
 
 from archon_compile.tasks.base import FunctionMetric, Item, ItemResult, Judge, Metric, Score, Task
+from archon_compile.tasks.registry import get, names
 
-__all__ = ["FunctionMetric", "Item", "ItemResult", "Judge", "Metric", "Score", "Task"]
+__all__ = ["FunctionMetric", "Item", "ItemResult", "Judge", "Metric", "Score", "Task", "get", "names"]

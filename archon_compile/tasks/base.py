@@ -10,7 +10,7 @@ import inspect
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from pydantic import BaseModel, Field
 
@@ -61,7 +61,7 @@ class FunctionMetric:
 
     def __init__(self, fn: Callable[[Item, str], Any], name: str | None = None) -> None:
         self.fn = fn
-        self.name = name or getattr(fn, "__name__", "metric")
+        self.name: str = name or str(getattr(fn, "__name__", "metric"))
 
     async def score(self, item: Item, answers: list[str], judge: Judge | None) -> Score:
         value = self.fn(item, answers[-1] if answers else "")
@@ -87,13 +87,25 @@ class Task:
     `items` is a list or a zero-argument loader (called once, lazily, so listing tasks loads nothing).
     """
 
-    def __init__(self, name: str, items: Sequence[Item] | Callable[[], Sequence[Item]],
-                 metric: Metric | Callable[[Item, str], Any], *, description: str = "", source: str = "",
-                 system_prompt: str | None = None, needs_judge: bool = False, size: int | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        items: Sequence[Item] | Callable[[], Sequence[Item]],
+        metric: Metric | Callable[[Item, str], Any],
+        *,
+        description: str = "",
+        source: str = "",
+        system_prompt: str | None = None,
+        needs_judge: bool = False,
+        size: int | None = None,
+    ) -> None:
         self.name = name
         self._items = items
         self._loaded: list[Item] | None = None
-        self.metric: Metric = metric if hasattr(metric, "score") else FunctionMetric(metric)  # type: ignore[arg-type]
+        if hasattr(metric, "score"):
+            self.metric: Metric = cast(Metric, metric)
+        else:
+            self.metric = FunctionMetric(cast(Callable[[Item, str], Any], metric))
         self.description = description
         self.source = source
         self.system_prompt = system_prompt
@@ -106,8 +118,13 @@ class Task:
             self._loaded = [i if isinstance(i, Item) else Item.model_validate(i) for i in raw]
         return self._loaded
 
-    def split(self, seed: int = 0, dev_fraction: float = 0.2, dev_size: int | None = None,
-              heldout_size: int | None = None) -> tuple[list[Item], list[Item]]:
+    def split(
+        self,
+        seed: int = 0,
+        dev_fraction: float = 0.2,
+        dev_size: int | None = None,
+        heldout_size: int | None = None,
+    ) -> tuple[list[Item], list[Item]]:
         """A seeded dev / held-out split (default 20% / 80%)."""
         items = list(self.items())
         random.Random(seed).shuffle(items)
@@ -133,9 +150,13 @@ class Task:
                 answers.append(pred.response)
                 usage = usage + pred.usage
         except QueryFailed as exc:  # a failed query is a recorded error with score 0, not a crash
-            return ItemResult(item_id=item.id, query=item.turns[0], answers=answers, usage=usage,
-                              error=f"{type(exc).__name__}: {exc}", score=Score(value=0.0, error=str(exc)))
+            return ItemResult(
+                item_id=item.id,
+                query=item.turns[0],
+                answers=answers,
+                usage=usage,
+                error=f"{type(exc).__name__}: {exc}",
+                score=Score(value=0.0, error=str(exc)),
+            )
         score = await self.metric.score(item, answers, judge)
         return ItemResult(item_id=item.id, query=item.turns[0], answers=answers, score=score, usage=usage)
-
-

@@ -40,4 +40,4 @@ def _load_builtin() -> None:
         importlib.import_module(module)
 
 
-BUILTIN_MODULES: list[str] = []
+BUILTIN_MODULES: list[str] = ["archon_compile.tasks.judged", "archon_compile.tasks.code"]
