@@ -25,6 +25,8 @@ from archon_compile.spec import ArchitectureSpec, SpecError, read_spec_file
 FORMAT = "archon-compile/artifact"
 SCHEMA_VERSION = 1
 SUPPORTED_SCHEMA_VERSIONS = {1}
+# Keys only an artifact has (a plain spec forbids extra keys): a file with any of them is read as one.
+ARTIFACT_KEYS = {"format", "schema_version", "sha256"}
 _PACKAGES = ("archon-compile", "pydantic", "litellm", "optuna", "llama-cpp-python")
 
 
@@ -105,8 +107,13 @@ def write(art: Artifact, path: str | Path) -> Path:
 def read(path: str | Path) -> Artifact | ArchitectureSpec:
     """An artifact (verified) or a plain spec, depending on what the file holds."""
     data = read_spec_file(path)
-    if not (isinstance(data, dict) and data.get("format") == FORMAT):
+    if not (isinstance(data, dict) and ARTIFACT_KEYS & data.keys()):
         return ArchitectureSpec.from_data(data, source=str(path))
+    if data.get("format") != FORMAT:
+        raise ArtifactError(
+            f"{path}: format {data.get('format')!r} is not {FORMAT!r}: the artifact was modified, or was "
+            "written by another tool. Recompile it, or restore the original file"
+        )
     version = data.get("schema_version")
     if version not in SUPPORTED_SCHEMA_VERSIONS:
         raise ArtifactError(

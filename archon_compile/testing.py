@@ -29,6 +29,11 @@ class Fault:
 Respond = Callable[[dict[str, Any]], "str | Fault"]
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 512  # the default backlog of 5 drops connections under a burst of 100 clients
+
+
 class FakeOpenAIServer:
     def __init__(self, respond: Respond, latency_s: float = 0.0, model: str = "fake") -> None:
         self.respond = respond
@@ -36,8 +41,7 @@ class FakeOpenAIServer:
         self.model = model
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._httpd.daemon_threads = True
+        self._httpd = _Server(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     @property

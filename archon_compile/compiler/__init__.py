@@ -1,1 +1,23 @@
-"""compiler"""
+"""The compiler: search ARCHON architectures with Optuna and freeze the best one.
+
+result = ac.compile(task="capitals", models=["local"], trials=4)
+result.save("compiled/capitals.json")   # the artifact, and compiled/capitals.report/
+"""
+
+from archon_compile.compiler.budget import Budget
+from archon_compile.compiler.objective import Objective
+from archon_compile.compiler.result import CompileResult, Report
+from archon_compile.compiler.search import CompileError, TrialEvent, compile
+from archon_compile.compiler.space import ArchonSpace, IntRange
+
+__all__ = [
+    "ArchonSpace",
+    "Budget",
+    "CompileError",
+    "CompileResult",
+    "IntRange",
+    "Objective",
+    "Report",
+    "TrialEvent",
+    "compile",
+]

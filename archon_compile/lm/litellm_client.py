@@ -1,103 +1,146 @@
-"""Any LiteLLM model string (OpenAI, Anthropic, Together, Groq, Gemini, Bedrock, vLLM/llama.cpp servers).
+"""Any LiteLLM model string (OpenAI, Anthropic, Together, Groq, Gemini, Bedrock, servers via `api_base`).
 
-LiteLLM reads the standard provider environment variables for keys; this client never handles a key, so
-none can reach a request, the cache, a trace or an artifact. Retries belong to the runtime, so LiteLLM's
-own are off, as are its callbacks and logging (per-call overhead is most of the latency gap).
+LiteLLM reads the standard provider environment variables for keys, so no key is part of a request, the
+cache, a trace or an artifact (an `api_base` userinfo password is passed as that endpoint's key), and
+error messages are redacted. Retries
+belong to the runtime, so LiteLLM's (`num_retries`) and the provider SDK's (`max_retries`) are both off:
+no call is paid twice. Its callbacks and logging are off too (per-call overhead).
+
+The cost map is read from the installed package (`LITELLM_LOCAL_MODEL_COST_MAP`, set before import):
+otherwise importing LiteLLM offline retries a download for seconds.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
 from typing import Any
 
 from archon_compile.lm.base import LMError, LMRequest, LMResponse
+from archon_compile.lm.openai_compat import RETRYABLE_STATUS, retry_after
+from archon_compile.lm.redact import public_url, redact, url_key
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")  # no other fetch of its own (catalogs, tokenizers)
 
 _litellm: Any = None
+_import_lock = threading.Lock()
+_RETRYABLE_NAMES = frozenset(
+    {
+        "Timeout",
+        "APIConnectionError",
+        "RateLimitError",
+        "ServiceUnavailableError",
+        "InternalServerError",
+        "APIError",
+        "BadGatewayError",
+        "APIResponseValidationError",
+    }
+)
 
 
 def _module() -> Any:
-    """Import LiteLLM on first use: it is slow to import and most programs need it only at call time."""
+    """Import LiteLLM on first use: it takes seconds to import and most programs need it only at call time."""
     global _litellm
-    if _litellm is None:
-        import litellm
+    with _import_lock:
+        if _litellm is None:
+            import litellm
 
-        litellm.telemetry = False
-        litellm.suppress_debug_info = True
-        litellm.turn_off_message_logging = True
-        litellm.drop_params = True
-        litellm.num_retries = 0
-        litellm.callbacks = []
-        litellm.success_callback = []
-        litellm.failure_callback = []
-        _litellm = litellm
+            litellm.telemetry = False
+            litellm.suppress_debug_info = True
+            litellm.turn_off_message_logging = True
+            litellm.drop_params = True
+            litellm.num_retries = 0
+            litellm.callbacks = []
+            litellm.success_callback = []
+            litellm.failure_callback = []
+            _litellm = litellm
     return _litellm
 
 
 class LiteLLMClient:
+    """An LM for one LiteLLM model string (and optional `api_base`)."""
+
     def __init__(self, model: str, api_base: str | None = None) -> None:
         self.model = model
         self.api_base = api_base
 
-    async def complete(self, request: LMRequest) -> LMResponse:
-        litellm = _module()
+    def __repr__(self) -> str:
+        return f"LiteLLMClient(model={self.model!r})"
+
+    def kwargs(self, request: LMRequest) -> dict[str, Any]:
+        """The `litellm.acompletion` arguments of a request. The only key ever passed is one the api_base
+        itself carries; provider keys LiteLLM reads from the environment."""
         kwargs: dict[str, Any] = {
             "model": request.model,
-            "messages": [m.model_dump() for m in request.messages],
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
             "temperature": request.temperature,
             "max_tokens": request.max_tokens,
+            "num_retries": 0,
+            "max_retries": 0,
         }
         if request.stop:
             kwargs["stop"] = list(request.stop)
-        if request.seed is not None:
-            kwargs["seed"] = request.seed
-        if request.api_base or self.api_base:
-            kwargs["api_base"] = request.api_base or self.api_base
-            if request.model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY"):
+        seed = request.sample_seed()
+        if seed is not None:
+            kwargs["seed"] = seed
+        api_base = request.api_base or self.api_base
+        if api_base:
+            # A key in the URL's userinfo is that endpoint's key; LiteLLM's transports reject userinfo.
+            kwargs["api_base"] = public_url(api_base)
+            if key := url_key(api_base):
+                kwargs["api_key"] = key
+            elif request.model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY"):
                 kwargs["api_key"] = "not-needed"  # local OpenAI-compatible servers ignore it
+        return kwargs
+
+    async def complete(self, request: LMRequest) -> LMResponse:
+        # The first import takes seconds: do it off the event loop so other calls keep flowing.
+        litellm = _litellm or await asyncio.to_thread(_module)
+        api_base = request.api_base or self.api_base
         try:
-            resp = await litellm.acompletion(**kwargs)
+            resp = await litellm.acompletion(**self.kwargs(request))
         except Exception as exc:  # LiteLLM maps every provider's errors onto its own classes
-            raise _to_lm_error(exc) from None
+            raise to_lm_error(exc, api_base) from None
         try:
             choice = resp.choices[0]
             text = choice.message.content or ""
             usage = getattr(resp, "usage", None)
         except (AttributeError, IndexError, TypeError) as exc:
-            raise LMError(f"malformed response from {request.model}: {exc}", retryable=True) from None
-        return LMResponse(text=text, prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
-                          completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
-                          cost_usd=_cost(litellm, resp), finish_reason=getattr(choice, "finish_reason", None))
+            message = redact(f"malformed response: {exc}", api_base)
+            raise LMError(message, retryable=True) from None
+        return LMResponse(
+            text=text,
+            prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+            completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
+            cost_usd=_cost(resp),
+            finish_reason=getattr(choice, "finish_reason", None),
+        )
 
 
-def _cost(litellm: Any, resp: Any) -> float | None:
-    try:
-        return float(litellm.completion_cost(completion_response=resp))
-    except Exception:  # unpriced model (local servers, new models): cost unknown, not zero
-        return None
+def _cost(resp: Any) -> float | None:
+    """The price LiteLLM already computed from its cost map (computing it again costs ~2 ms a call);
+    None for an unpriced model (a local server, a new model): unknown, not zero."""
+    cost = (getattr(resp, "_hidden_params", None) or {}).get("response_cost")
+    return float(cost) if isinstance(cost, int | float) else None
 
 
-def _to_lm_error(exc: Exception) -> LMError:
+def to_lm_error(exc: Exception, api_base: str | None) -> LMError:
+    """A LiteLLM exception as an LMError: status, retryability, Retry-After, and a redacted message
+    (the runtime prefixes the model)."""
     status = getattr(exc, "status_code", None)
-    retry_after = None
-    headers = getattr(getattr(exc, "response", None), "headers", None) or {}
-    try:
-        if "retry-after" in headers:
-            retry_after = float(headers["retry-after"])
-    except (TypeError, ValueError):
-        retry_after = None
+    status = status if isinstance(status, int) else None
+    headers = getattr(getattr(exc, "response", None), "headers", None) or getattr(
+        exc, "litellm_response_headers", None
+    )
+    wait = retry_after(headers.get("retry-after")) if headers is not None else None
     name = type(exc).__name__
-    retryable = status in (408, 409, 429) or (isinstance(status, int) and status >= 500) or name in {
-        "Timeout", "APIConnectionError", "RateLimitError", "ServiceUnavailableError", "InternalServerError",
-        "APIError"}
-    message = _scrub(f"{name}: {exc}")
-    return LMError(message[:500], retryable=retryable, retry_after=retry_after, status=status)
-
-
-def _scrub(text: str) -> str:
-    """Remove any provider key that an upstream error message might echo."""
-    for key, value in os.environ.items():
-        if value and len(value) >= 8 and ("KEY" in key or "TOKEN" in key or "SECRET" in key):
-            text = text.replace(value, "***")
-    return text
+    retryable = (
+        status in RETRYABLE_STATUS or (status is not None and status >= 500) or name in _RETRYABLE_NAMES
+    )
+    if status is not None and 400 <= status < 500 and status not in RETRYABLE_STATUS:
+        retryable = False
+    prefix = f"HTTP {status}: " if status is not None else ""
+    message = redact(f"{prefix}{name}: {exc}", api_base)
+    return LMError(message[:600], retryable=retryable, retry_after=wait, status=status)

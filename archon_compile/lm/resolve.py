@@ -3,10 +3,11 @@
 | model string | api_base | backend |
 |---|---|---|
 | `local`, `local/gemma-3-270m` | - | the embedded llama.cpp model (`lm/local.py`) |
-| `openai/<name>` | given | direct HTTP to that OpenAI-compatible server (`lm/openai_compat.py`): vLLM, llama.cpp, Ollama |
+| `openai/<name>` | given | direct HTTP to that OpenAI-compatible server (`lm/openai_compat.py`) |
 | anything else | any | LiteLLM (`lm/litellm_client.py`): hosted providers, priced from its cost map |
 
-The direct route exists for speed (LiteLLM's per-call overhead is most of a local server's latency gap).
+The direct route serves vLLM, llama.cpp's server, Ollama or a LiteLLM proxy (anything that speaks
+`/chat/completions`) and exists for speed: LiteLLM's per-call overhead is most of the latency gap there.
 Overrides map model strings (or "*" for all) to LM instances, e.g. a ScriptedLM in tests.
 """
 
@@ -16,8 +17,6 @@ import threading
 from collections.abc import Mapping
 
 from archon_compile.lm.base import LM
-
-LOCAL_NAMES = ("local", "local/gemma-3-270m")
 
 
 def is_local(model: str) -> bool:

@@ -17,6 +17,7 @@ from typing import Generic, TypeVar
 from pydantic import BaseModel, Field
 
 from archon_compile.lm.base import LM, LMError, LMRequest, LMResponse
+from archon_compile.lm.redact import redact
 from archon_compile.runtime.cache import Cache, cache_key
 from archon_compile.runtime.trace import CallRecord, Trace
 
@@ -161,7 +162,8 @@ class Runtime:
                     else LMError(f"timed out after {self.policy.timeout_s:g}s", retryable=True)
                 )
                 if not err.retryable or retries >= self.policy.max_retries:
-                    msg = f"{req.model}: {err} (after {retries} retries)"
+                    # Redacted here too, so no backend (a user's own LM included) can leak a key.
+                    msg = redact(f"{req.model}: {err} (after {retries} retries)", req.api_base)
                     raise CallFailed(msg) from None
                 await asyncio.sleep(self.policy.delay(retries, err.retry_after, self._rng))
                 retries += 1

@@ -40,4 +40,8 @@ def _load_builtin() -> None:
         importlib.import_module(module)
 
 
-BUILTIN_MODULES: list[str] = ["archon_compile.tasks.judged", "archon_compile.tasks.code"]
+BUILTIN_MODULES: list[str] = [
+    "archon_compile.tasks.judged",
+    "archon_compile.tasks.code",
+    "archon_compile.tasks.builtin",
+]

@@ -1,0 +1,143 @@
+"""`archon-compile tasks` and `archon-compile eval`."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
+
+import typer
+
+from archon_compile.cli import app
+
+if TYPE_CHECKING:
+    from archon_compile.evaluate import EvalReport
+    from archon_compile.tasks.base import Task
+
+
+@app.command()
+def tasks() -> None:
+    """List the registered tasks (no dataset is loaded)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from archon_compile.tasks import registry
+
+    table = Table("task", "source", "size", "metric", "judge")
+    for name in registry.names():
+        task = registry.get(name)
+        table.add_row(
+            name, task.source, str(task.size or "?"), task.metric.name, "yes" if task.needs_judge else "-"
+        )
+    Console().print(table)
+
+
+@app.command("eval")
+def eval_(
+    program: Annotated[
+        str, typer.Argument(help="a compiled artifact, a spec (JSON/YAML) or a reference program")
+    ],
+    task: Annotated[str, typer.Option("--task", "-t", help="task name (see `archon-compile tasks`)")],
+    data: Annotated[str | None, typer.Option(help="local data file instead of the Hub dataset")] = None,
+    split: Annotated[str, typer.Option(help="dev | heldout | all (the seeded 20/80 split)")] = "all",
+    judge: Annotated[str | None, typer.Option(help="judge model string, for judged tasks")] = None,
+    judge_api_base: Annotated[str | None, typer.Option(help="endpoint for the judge model")] = None,
+    baseline: Annotated[
+        str | None, typer.Option(help="baseline answers file (mt_bench pairwise, arena_hard)")
+    ] = None,
+    references: Annotated[str | None, typer.Option(help="reference answers file (mt_bench)")] = None,
+    lm: Annotated[str | None, typer.Option(help="replace every model of the program")] = None,
+    api_base: Annotated[str | None, typer.Option(help="endpoint for every model of the program")] = None,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="evaluate only the first N items of the split")
+    ] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="items evaluated at once")] = 8,
+    out: Annotated[
+        Path | None, typer.Option(help="JSONL of per-item results; rerun with it to resume")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="seed of the split and the bootstrap")] = 0,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="do not read or write the LM cache")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Evaluate a program on a task and print a summary (mean, 95% CI, errors, cost per query)."""
+    import archon_compile as ac
+    from archon_compile.tasks.data import DataError
+
+    if split not in ("all", "dev", "heldout"):
+        _fail(f"--split must be dev, heldout or all, not {split!r}")
+    split_name: Literal["all", "dev", "heldout"] = split  # type: ignore[assignment]
+    options = {k: v for k, v in {"baseline": baseline, "references": references}.items() if v}
+    try:
+        prog = ac.load(program, lm=lm, api_base=api_base, cache=not no_cache)
+        chosen = _build_task(task, data, options)
+        report = ac.evaluate(
+            prog,
+            chosen,
+            split=split_name,
+            seed=seed,
+            judge=judge,
+            judge_api_base=judge_api_base,
+            limit=limit,
+            concurrency=concurrency,
+            out=out,
+        )
+    except (ac.SpecError, ac.ArtifactError, DataError, KeyError, ValueError) as exc:
+        _fail(str(exc.args[0]) if isinstance(exc, KeyError) else str(exc))
+    if as_json:
+        typer.echo(report.model_dump_json(indent=2))
+    else:
+        _print_report(report)
+
+
+def _build_task(name: str, data: str | None, options: dict[str, str]) -> Task:
+    """The task; `--baseline`/`--references` go to the judged tasks whose builders take them."""
+    from archon_compile.tasks import registry
+    from archon_compile.tasks.judged import BUILDERS
+
+    if not options:
+        return registry.get(name, data)
+    builder = BUILDERS.get(name)
+    takes = set(inspect.signature(builder).parameters) - {"data"} if builder else set()
+    wrong = [f"--{k}" for k in options if k not in takes]
+    if wrong or builder is None:
+        accepted = ", ".join(f"--{t}" for t in sorted(takes)) or "neither"
+        raise ValueError(f"{', '.join(wrong)} does not apply to task {name!r} (it takes: {accepted})")
+    return builder(data, **options)
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def _print_report(report: EvalReport) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    def money(x: float | None) -> str:
+        return "unknown" if x is None else f"${x:.4f}"
+
+    table = Table(title=f"{report.task} / {report.program} ({report.split})", show_header=False)
+    ci = (
+        f"[{report.ci_low:.3f}, {report.ci_high:.3f}]"
+        if report.ci_low is not None and report.ci_high is not None
+        else "-"
+    )
+    rows = [
+        ("items", f"{report.n} ({report.resumed} resumed)"),
+        ("mean", "-" if report.mean is None else f"{report.mean:.4f}"),
+        ("95% CI (bootstrap)", ci),
+        *((name, f"{value:.4f}") for name, value in report.metrics.items()),
+        ("program errors", str(report.errors)),
+        ("judge errors (not in the mean)", str(report.judge_errors)),
+        ("program calls / query", f"{report.program_usage.calls_per_query:.2f}"),
+        ("program cost / query", money(report.program_usage.cost_per_query_usd)),
+        ("judge calls / query", f"{report.judge_usage.calls_per_query:.2f}"),
+        ("judge cost / query", money(report.judge_usage.cost_per_query_usd)),
+        ("elapsed", f"{report.elapsed_s:.1f} s"),
+    ]
+    if report.out:
+        rows.append(("results", report.out))
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table)

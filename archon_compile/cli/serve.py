@@ -1,0 +1,85 @@
+"""`archon-compile serve`: an OpenAI-compatible endpoint for a compiled architecture."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from typing import Annotated
+
+import typer
+
+from archon_compile.cli import app
+
+
+@app.command()
+def serve(
+    program: Annotated[str, typer.Argument(help="a compiled artifact, a spec, or a reference program name")],
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port")] = 8000,
+    api_key_env: Annotated[
+        str | None,
+        typer.Option(
+            help="name of an environment variable holding the key clients must send as a Bearer token"
+        ),
+    ] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="queries answered at once; later ones wait")] = 16,
+    lm: Annotated[
+        str | None, typer.Option(help="replace every model, e.g. 'local' or 'openai/gpt-4o-mini'")
+    ] = None,
+    api_base: Annotated[
+        str | None, typer.Option(help="endpoint for every model (vLLM, llama.cpp, Ollama...)")
+    ] = None,
+    max_body_bytes: Annotated[int, typer.Option(min=1, help="larger request bodies get 413")] = 1_048_576,
+    timeout: Annotated[
+        float, typer.Option(min=0.001, help="seconds per request, waiting included; then 504")
+    ] = 300.0,
+    lm_concurrency: Annotated[int, typer.Option(min=1, help="LM calls in flight across all queries")] = 64,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="do not read or write the LM cache")] = False,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+) -> None:
+    """Serve POST /v1/chat/completions, GET /v1/models and GET /health for one architecture."""
+    import uvicorn
+
+    import archon_compile as ac
+    from archon_compile.serve import ServeOptions, create_app
+
+    key = None
+    if api_key_env is not None:
+        key = os.environ.get(api_key_env)
+        if not key:
+            typer.echo(
+                f"error: --api-key-env {api_key_env}: the environment variable {api_key_env} is not set "
+                "or empty; export the key there first",
+                err=True,
+            )
+            raise typer.Exit(2)
+    try:
+        prog = ac.load(program, lm=lm, api_base=api_base, cache=not no_cache, concurrency=lm_concurrency)
+    except (ac.SpecError, ac.ArtifactError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    options = ServeOptions(
+        api_key=key, concurrency=concurrency, timeout_s=timeout, max_body_bytes=max_body_bytes
+    )
+    if key is None and not _is_loopback(host):
+        typer.echo(
+            f"warning: serving on {host} without --api-key-env: anyone who can reach this port can spend "
+            "your LM budget",
+            err=True,
+        )
+    typer.echo(
+        f"serving {prog.name!r} ({len(prog.spec.layers)} layers, {prog.spec.calls_per_query()} LM "
+        f"calls/query) at {f'http://{host}:{port}/v1' if port else 'a free port (see below)'}; "
+        f"auth {'on' if key else 'off'}",
+        err=True,
+    )
+    uvicorn.run(create_app(prog, options), host=host, port=port, log_level=log_level, lifespan="off")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

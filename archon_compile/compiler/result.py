@@ -1,0 +1,140 @@
+"""What a compile returns: the frozen best program and a typed report (dev and held-out scores with
+bootstrap CIs, cost per query, the Pareto front, the trial table, counts of calls sent vs naive)."""
+
+from __future__ import annotations
+
+import random
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from archon_compile.artifact import freeze, write
+from archon_compile.compiler.power import PowerRanking
+from archon_compile.program import Program
+
+
+class TrialRow(BaseModel):
+    """One trial as the report shows it. `note` says why it was skipped, stopped early or copied."""
+
+    number: int
+    state: str
+    params: dict[str, Any]
+    value: float | None = None
+    dev_quality: float | None = None
+    dev_items: int = 0
+    cost: float | None = None
+    calls_per_query: int | None = None
+    tokens: dict[str, int] | None = Field(None, description="upper bound of input/output tokens per query")
+    calls: int = Field(0, description="LM calls this trial sent (cache hits excluded)")
+    cache_hits: int = 0
+    usd: float = 0.0
+    naive_calls: int = Field(0, description="calls_per_query x queries evaluated: the cost without a cache")
+    note: str | None = None
+    on_front: bool = False
+
+
+class HeldOut(BaseModel):
+    """A program's score on the held-out split, with a bootstrap 95% confidence interval."""
+
+    name: str
+    quality: float
+    ci_low: float
+    ci_high: float
+    items: int
+    calls_per_query: int
+    usd_per_query: float | None = Field(
+        None, description="measured on held-out calls not served by the cache"
+    )
+
+
+class Counts(BaseModel):
+    """LM calls actually sent vs what the same search would send with no cache and no early stopping."""
+
+    ranking_calls: int = 0
+    search_calls: int = 0
+    heldout_calls: int = 0
+    naive_search_calls: int = 0
+    trials_evaluated: int = 0
+    trials_pruned: int = 0
+    trials_skipped: int = 0
+
+
+class Report(BaseModel):
+    task: str
+    models: list[str]
+    study: str
+    storage: str
+    seed: int
+    objective: dict[str, Any]
+    budget: dict[str, Any]
+    space: dict[str, Any]
+    space_size: dict[str, int]
+    dev_items: int
+    heldout_items: int
+    power_ranking: PowerRanking
+    best_trial: TrialRow
+    best_spec: dict[str, Any]
+    winner: HeldOut | None
+    best_single: HeldOut | None
+    trials: list[TrialRow]
+    stop_reason: str | None = None
+    counts: Counts
+
+    @property
+    def front(self) -> list[TrialRow]:
+        return sorted((t for t in self.trials if t.on_front), key=lambda t: t.cost or 0.0)
+
+    def summary(self) -> str:
+        lines = [
+            f"best trial #{self.best_trial.number}: dev {self.best_trial.dev_quality:.3f}, "
+            f"{self.best_trial.calls_per_query} calls/query"
+        ]
+        for h in (self.winner, self.best_single):
+            if h is not None:
+                lines.append(
+                    f"held-out {h.name}: {h.quality:.3f} (95% CI {h.ci_low:.3f}-{h.ci_high:.3f}, n={h.items})"
+                )
+        c = self.counts
+        lines.append(
+            f"LM calls sent by the search {c.search_calls} vs {c.naive_search_calls} naive; "
+            f"{c.trials_evaluated} trials evaluated, {c.trials_pruned} stopped early, "
+            f"{c.trials_skipped} skipped"
+        )
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+class CompileResult:
+    """The compiled program (the best architecture, frozen) and its report."""
+
+    def __init__(self, program: Program, report: Report, search: dict[str, Any]) -> None:
+        self.program = program
+        self.report = report
+        self.search = search
+
+    def save(self, path: str | Path) -> Path:
+        """Write the artifact to `path` and the report folder beside it (`<stem>.report/`)."""
+        from archon_compile.compiler.report import write_report
+
+        artifact = write(freeze(self.program.spec, search=self.search), path)
+        write_report(self.report, report_dir(artifact))
+        return artifact
+
+
+def report_dir(artifact: Path) -> Path:
+    return artifact.with_name(f"{artifact.stem}.report")
+
+
+def bootstrap_ci(scores: Sequence[float], seed: int = 0, resamples: int = 2000) -> tuple[float, float]:
+    """Percentile bootstrap 95% interval of the mean (seeded, so reports reproduce)."""
+    if not scores:
+        return (0.0, 0.0)
+    rng = random.Random(seed)
+    n = len(scores)
+    means = sorted(statistics.fmean(rng.choices(scores, k=n)) for _ in range(resamples))
+    return means[int(0.025 * (resamples - 1))], means[int(0.975 * (resamples - 1))]

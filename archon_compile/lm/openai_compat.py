@@ -1,0 +1,184 @@
+"""Direct HTTP to an OpenAI-compatible server (vLLM, llama.cpp server, Ollama, a LiteLLM proxy).
+
+Used for `openai/<model>` with an explicit `api_base` (see `lm/resolve.py`). LiteLLM adds several
+milliseconds of CPU per call, which a 13-call architecture pays on every layer; one POST through a pooled
+`httpx.AsyncClient` is all such a server needs. Everything else (hosted providers, pricing) stays on
+LiteLLM.
+
+- One pooled client per event loop: an httpx pool is bound to the loop that opened its connections, and
+  a program is called both from its background loop (sync calls) and from users' loops (`acall`).
+- Retries are the runtime's; this client never retries. Statuses map onto `LMError`: 408/409/429/5xx,
+  transport errors and malformed bodies are retryable (with the server's Retry-After), other 4xx not.
+- The key is the password of the `api_base` userinfo (`http://:KEY@host/v1`, for one endpoint) or else
+  `OPENAI_API_KEY` (as LiteLLM does for `openai/`), sent as a bearer token like every OpenAI-compatible
+  server expects; it is never part of a request, a URL that is logged, or a message.
+- Cost is unknown (None): a self-hosted server has no price list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import email.utils
+import os
+import threading
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, Field, ValidationError
+
+from archon_compile.lm.base import LMError, LMRequest, LMResponse
+from archon_compile.lm.redact import public_url, redact, url_key
+
+RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
+TIMEOUT = httpx.Timeout(connect=10.0, read=600.0, write=60.0, pool=600.0)  # the runtime's timeout is tighter
+LIMITS = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+
+
+class _Message(BaseModel):
+    content: str | None = None
+
+
+class _Choice(BaseModel):
+    message: _Message
+    finish_reason: str | None = None
+
+
+class _Usage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class ChatCompletion(BaseModel):
+    """The part of an OpenAI chat completion this client reads."""
+
+    choices: list[_Choice] = Field(min_length=1)
+    usage: _Usage | None = None
+
+
+class OpenAICompatClient:
+    """An LM over one OpenAI-compatible endpoint; `model` may carry the `openai/` prefix."""
+
+    def __init__(self, model: str, api_base: str) -> None:
+        url = httpx.URL(api_base).copy_with(username=None, password=None)
+        self.model = model
+        self.endpoint = public_url(api_base).rstrip("/")  # for messages: no userinfo, no query
+        self._url = url.copy_with(path=url.path.rstrip("/") + "/chat/completions")
+        self._api_base = api_base
+        self._url_key = url_key(api_base)
+        self._clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"OpenAICompatClient(model={self.model!r}, endpoint={self.endpoint!r})"
+
+    def _client(self) -> httpx.AsyncClient:
+        """This loop's pooled client; clients of closed loops are dropped (their sockets die with them)."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            client = self._clients.get(loop)
+            if client is None:
+                for stale in [lp for lp in self._clients if lp.is_closed()]:
+                    del self._clients[stale]
+                client = self._clients[loop] = httpx.AsyncClient(
+                    timeout=TIMEOUT, limits=LIMITS, trust_env=False
+                )
+            return client
+
+    def body(self, request: LMRequest) -> dict[str, Any]:
+        """The chat-completions JSON body of a request."""
+        body: dict[str, Any] = {
+            "model": request.model.removeprefix("openai/"),
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "temperature": request.temperature,
+            "max_tokens": request.max_tokens,
+        }
+        if request.stop:
+            body["stop"] = list(request.stop)
+        seed = request.sample_seed()
+        if seed is not None:
+            body["seed"] = seed
+        return body
+
+    async def complete(self, request: LMRequest) -> LMResponse:
+        key = self._url_key or os.environ.get("OPENAI_API_KEY")
+        headers = {"Authorization": f"Bearer {key}"} if key else None
+        try:
+            resp = await self._client().post(self._url, json=self.body(request), headers=headers)
+        except httpx.TimeoutException as exc:
+            raise self._error(f"timed out ({type(exc).__name__})", retryable=True) from None
+        except httpx.TransportError as exc:
+            raise self._error(f"connection failed: {type(exc).__name__}: {exc}", retryable=True) from None
+        if resp.status_code != 200:
+            raise self._status_error(resp)
+        try:
+            completion = ChatCompletion.model_validate_json(resp.content)
+        except ValidationError as exc:
+            problem = exc.errors()[0]
+            where = ".".join(str(p) for p in problem["loc"]) or "body"
+            raise self._error(
+                f"malformed response ({where}: {problem['msg']}): {resp.text[:200]!r}", retryable=True
+            ) from None
+        choice = completion.choices[0]
+        usage = completion.usage or _Usage()
+        return LMResponse(
+            text=choice.message.content or "",
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cost_usd=None,
+            finish_reason=choice.finish_reason,
+        )
+
+    def _status_error(self, resp: httpx.Response) -> LMError:
+        status = resp.status_code
+        retryable = status in RETRYABLE_STATUS or status >= 500
+        hint = "" if retryable else _hint(status)
+        return self._error(
+            f"HTTP {status}: {_server_message(resp)}{hint}",
+            retryable=retryable,
+            status=status,
+            retry_after=retry_after(resp.headers.get("retry-after")),
+        )
+
+    def _error(
+        self, message: str, *, retryable: bool, status: int | None = None, retry_after: float | None = None
+    ) -> LMError:
+        text = redact(f"{self.endpoint}: {message}", self._api_base)
+        return LMError(text[:600], retryable=retryable, status=status, retry_after=retry_after)
+
+
+def _server_message(resp: httpx.Response) -> str:
+    """The server's own error message when it sent the OpenAI error shape, else the start of the body."""
+    try:
+        data = resp.json()
+        message = data["error"]["message"] if isinstance(data.get("error"), dict) else data.get("error")
+        if message:
+            return str(message)[:300]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        pass
+    return repr(resp.text[:200])
+
+
+def _hint(status: int) -> str:
+    if status in (401, 403):
+        return " (check the key: the api_base userinfo password, else OPENAI_API_KEY)"
+    if status == 404:
+        return " (check api_base: it should end where /chat/completions is served, usually /v1)"
+    return ""
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date); None when absent or bad."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())

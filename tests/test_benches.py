@@ -1,0 +1,108 @@
+"""Smoke runs of the search benchmarks (bench/search_cost.py, bench/search_efficiency.py) at tiny sizes:
+their outputs are well formed and their ratios come from real counts."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+sys.path.insert(0, str(BENCH))
+
+import pools  # noqa: E402
+import search_cost  # noqa: E402
+import search_efficiency as eff  # noqa: E402
+from archon_compile.signatures.fuse import Fuse  # noqa: E402
+from archon_compile.signatures.rank import Rank  # noqa: E402
+
+import archon_compile as ac  # noqa: E402
+from archon_compile.state import Critique  # noqa: E402
+
+TINY = eff.Setup(
+    space=ac.ArchonSpace(
+        top_k_models=(1, 3),
+        samples=(1, 2),
+        fusion_layers=(0, 1),
+        fusers_per_layer=(2, 2),
+        selectors=("none", "voter"),
+        final_checks=("none",),
+        role_models=("sim-2",),
+    ),
+    budget_calls=5,
+    dev_items=6,
+)
+
+
+def test_pool_follows_its_documented_rules() -> None:
+    right = {m.name: sum(pools.generate(m, i, 0) == pools.right(i) for i in range(200)) for m in pools.POOL}
+    assert right["sim-1"] > right["sim-4"] > right["sim-8"]  # skill orders accuracy over many items
+    oracle = pools.SimPool([pools.SimModel(name="o", skill=0.5, judge=1.0, fuse=1.0)])  # always truthful
+    conv = [ac.Message(role="user", content="Q3: what is the answer?")]
+
+    def ask(messages: list[ac.Message]) -> str:
+        return oracle.answer("o", ac.LMRequest(model="o", messages=messages))
+
+    votes = ["wrong-3-a", "ans-3", "ans-3"]
+    assert ask(Fuse.render(Fuse.Inputs(conversation=conv, candidates=votes))) == "ans-3"
+    flagged = [None, Critique(weaknesses="probably wrong"), Critique(weaknesses="probably wrong")]
+    critiqued = Fuse.Inputs(conversation=conv, candidates=votes, critiques=flagged)
+    assert ask(Fuse.render(critiqued)) == "wrong-3-a"  # flagged candidates are dropped first
+    assert ask(Rank.render(Rank.Inputs(conversation=conv, candidates=["wrong-3-b", "ans-3"]))) == "[2] > [1]"
+    assert ask(conv) in {"ans-3", "wrong-3-a", "wrong-3-b", "wrong-3-c"}
+    assert ask(conv) == ask(conv)
+    assert ask([ac.Message(role="user", content="no item here")]) == pools.UNKNOWN
+
+
+def test_search_cost_ratio_comes_from_calls_the_lms_received(tmp_path: Path) -> None:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    r = search_cost.measure(trials=4, dev_items=4, seed=0, run_dir=tmp_path)
+    assert r.ranking_calls == 8 * 4  # each model alone on each dev item, into an empty cache
+    assert r.sent == r.ranking_calls + r.trial_calls
+    assert r.evaluated + r.skipped >= 4 and r.evaluated == 4
+    assert r.naive >= r.evaluated * r.dev_items  # every architecture makes at least one call per query
+    assert r.ratio == pytest.approx(r.sent / r.naive) and r.ratio > 0
+    assert (tmp_path / "lm-cache.sqlite").exists()  # the run used the given (fresh) directory
+
+
+def test_efficiency_counts_match_an_uninterrupted_search(tmp_path: Path) -> None:
+    land = eff.landscape(TINY, workers=1)
+    assert land.ranking == eff.power_ranking(TINY) and len(land.ranking) == 8
+    assert 0 < land.near_share <= 1 and 0 < land.optimum <= 1 and land.architectures > 1
+    comparison = eff.compare(TINY, seeds=2, max_trials=12, workers=1)
+    assert [(r.sampler, r.seed) for r in comparison.runs] == [
+        ("default", 0),
+        ("random", 0),
+        ("default", 1),
+        ("random", 1),
+    ]
+    assert all(1 <= r.trials <= 12 for r in comparison.runs)
+    assert comparison.mean_ratio == pytest.approx(
+        sum(comparison.trials("default")) / sum(comparison.trials("random"))
+    )
+    # replay one search without stopping: the first counted trial at the optimum is the reported one
+    run = next(r for r in comparison.runs if r.reached)
+    pool = pools.SimPool()
+    result = ac.compile(
+        pool.task(TINY.dev_items),
+        pool.names,
+        space=TINY.space,
+        trials=12,
+        budget=ac.Budget(calls_per_query=TINY.budget_calls),
+        seed=run.seed,
+        run_dir=tmp_path,
+        lms=pool.lms(),
+        dev_size=TINY.dev_items,
+        heldout_size=0,
+        sampler=optuna.samplers.RandomSampler(seed=run.seed) if run.sampler == "random" else None,
+    )
+    counted = [t for t in result.report.trials if not (t.note or "").startswith("skipped")]
+    assert max(t.dev_quality or 0.0 for t in counted) <= land.optimum  # nothing beats the exact optimum
+    first = next(
+        n
+        for n, t in enumerate(counted, 1)
+        if t.state == "COMPLETE" and (t.dev_quality or 0.0) >= land.threshold
+    )
+    assert first == run.trials
