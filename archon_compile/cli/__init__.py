@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, add_completion=False,
-                  help="Compile, run, evaluate and serve inference-time architectures (ARCHON) for LLMs.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Compile, run, evaluate and serve inference-time architectures (ARCHON) for LLMs.",
+)
 
 # Each module registers its commands on `app` when imported.
 from archon_compile.cli import compile as _compile  # noqa: E402,F401
