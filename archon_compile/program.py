@@ -153,6 +153,18 @@ def retarget(spec: ArchitectureSpec, lm: str | None, api_base: str | None) -> Ar
     return ArchitectureSpec.model_validate(data)
 
 
+def with_endpoints(spec: ArchitectureSpec, api_bases: Mapping[str, str]) -> ArchitectureSpec:
+    """The same architecture with `api_base` set on every component whose model is in `api_bases`."""
+    if not api_bases:
+        return spec
+    data = spec.model_dump()
+    for layer in data["layers"]:
+        for comp in layer:
+            if comp.get("model") in api_bases:
+                comp["api_base"] = api_bases[comp["model"]]
+    return ArchitectureSpec.model_validate(data)
+
+
 def _make_cache(cache: Cache | str | Path | bool) -> Cache | None:
     if cache is False:
         return None

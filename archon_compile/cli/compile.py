@@ -45,6 +45,10 @@ def compile_command(
     ] = None,
     study: Annotated[str | None, typer.Option(help="study name (default: the task name)")] = None,
     out: Annotated[Path | None, typer.Option(help="artifact path (default compiled/<study>.json)")] = None,
+    api_base: Annotated[
+        str | None,
+        typer.Option(help="endpoint of every non-local model (an OpenAI-compatible vLLM/llama.cpp server)"),
+    ] = None,
 ) -> None:
     """Search ARCHON architectures over a model pool; write the best as an artifact plus a report.
 
@@ -52,6 +56,7 @@ def compile_command(
     to share the work.
     """
     from archon_compile.compiler import Budget, CompileError, Objective, compile
+    from archon_compile.lm.resolve import is_local
 
     if objective not in ("weighted", "pareto"):
         raise typer.BadParameter("use 'weighted' or 'pareto'", param_hint="--objective")
@@ -78,6 +83,7 @@ def compile_command(
                 judge=judge,
                 dev_size=dev_size,
                 heldout_size=heldout_size,
+                api_bases={m: api_base for m in pool if api_base and not is_local(m)},
                 progress=progress,
             )
     except (CompileError, ValueError) as exc:

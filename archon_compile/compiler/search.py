@@ -49,7 +49,7 @@ from archon_compile.compiler.result import CompileResult, Counts, HeldOut, Repor
 from archon_compile.compiler.space import ArchonSpace
 from archon_compile.lm.base import LM
 from archon_compile.lm.resolve import Backends
-from archon_compile.program import Program
+from archon_compile.program import Program, with_endpoints
 from archon_compile.runtime.cache import Cache
 from archon_compile.runtime.calls import RetryPolicy, Runtime
 from archon_compile.spec import ArchitectureSpec, SpecError
@@ -140,6 +140,7 @@ def compile(
     study: str | None = None,
     run_dir: str | Path | None = None,
     lms: Mapping[str, LM] | None = None,
+    api_bases: Mapping[str, str] | None = None,
     data: str | None = None,
     judge: str | None = None,
     dev_fraction: float = 0.2,
@@ -154,7 +155,8 @@ def compile(
     """Search ARCHON architectures over `models` for `task`; return the best one, frozen, with a report.
 
     `task` is a registered name (`data` replaces its download) or a Task; `lms` maps model strings to LM
-    instances (scripted pools). Rerunning the same call resumes the study; several processes given the
+    instances (scripted pools); `api_bases` maps model strings to endpoints (vLLM, llama.cpp, Ollama
+    servers), recorded in the artifact. Rerunning the same call resumes the study; several processes given the
     same `storage` and `study` share the work.
     """
     if trials < 1:
@@ -175,6 +177,7 @@ def compile(
         objective=objective or Objective(),
         seed=seed,
         lms=lms,
+        api_bases=dict(api_bases or {}),
         concurrency=concurrency,
         retry=retry,
         cache=Cache(folder / "lm-cache.sqlite"),
@@ -218,6 +221,7 @@ class _Search:
     objective: Objective
     seed: int
     lms: Mapping[str, LM] | None
+    api_bases: dict[str, str]
     concurrency: int
     retry: RetryPolicy | None
     cache: Cache
@@ -288,7 +292,7 @@ class _Search:
 
     def program(self, spec: ArchitectureSpec, provenance: Mapping[str, Any] | None = None) -> Program:
         return Program(
-            spec,
+            with_endpoints(spec, self.api_bases),
             lms=self.lms,
             cache=self.cache,
             concurrency=self.concurrency,
