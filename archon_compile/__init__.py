@@ -8,13 +8,11 @@ pred = program("What causes tides?")
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archon_compile import tasks
 from archon_compile.artifact import Artifact, ArtifactError, freeze, read, write
-from archon_compile.compiler import ArchonSpace, Budget, CompileError, CompileResult, Objective, compile
 from archon_compile.components import QueryFailed, register_normaliser
-from archon_compile.evaluate import EvalReport, evaluate
 from archon_compile.lm.base import LM, LMError, LMRequest, LMResponse, Message
 from archon_compile.lm.scripted import ScriptedLM
 from archon_compile.program import Prediction, Program
@@ -22,6 +20,31 @@ from archon_compile.runtime.cache import Cache
 from archon_compile.runtime.calls import RetryPolicy
 from archon_compile.runtime.trace import CallRecord, Usage
 from archon_compile.spec import ArchitectureSpec, ConstructionError, SpecError
+from archon_compile.tasks.base import Item, Task
+
+if TYPE_CHECKING:
+    from archon_compile.compiler import ArchonSpace, Budget, CompileError, CompileResult, Objective, compile
+    from archon_compile.evaluation import EvalReport, evaluate
+
+# The compiler (Optuna) and the evaluation harness are imported on first use: an app that only loads and
+# runs an artifact should not pay for them at import time.
+_LAZY = {
+    **{
+        name: "archon_compile.compiler"
+        for name in ("ArchonSpace", "Budget", "CompileError", "CompileResult", "Objective", "compile")
+    },
+    "EvalReport": "archon_compile.evaluation",
+    "evaluate": "archon_compile.evaluation",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'archon_compile' has no attribute {name!r}")
+
 
 __version__ = "0.1.0"
 
@@ -77,6 +100,7 @@ __all__ = [
     "LMError",
     "LMRequest",
     "LMResponse",
+    "Item",
     "Message",
     "Objective",
     "Prediction",
@@ -85,6 +109,7 @@ __all__ = [
     "RetryPolicy",
     "ScriptedLM",
     "SpecError",
+    "Task",
     "Usage",
     "compile",
     "evaluate",

@@ -10,15 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field, ValidationError
 
 from archon_compile.components import REGISTRY
+from archon_compile.lm.redact import public_url, secret_values
 from archon_compile.signatures.base import SignatureInfo
 from archon_compile.spec import ArchitectureSpec, SpecError, read_spec_file
 
@@ -132,12 +131,6 @@ def read(path: str | Path) -> Artifact | ArchitectureSpec:
         raise ArtifactError(f"{path}: not a valid artifact: {exc}") from None
 
 
-def secret_values() -> list[str]:
-    """Environment values that look like credentials (by variable name)."""
-    markers = ("KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL")
-    return [v for k, v in os.environ.items() if len(v) >= 8 and any(m in k.upper() for m in markers)]
-
-
 def assert_no_secrets(text: str, where: str) -> None:
     for value in secret_values():
         if value in text:
@@ -153,10 +146,7 @@ def _without_credentials(spec: ArchitectureSpec) -> ArchitectureSpec:
     for layer in data["layers"]:
         for comp in layer:
             if comp.get("api_base"):
-                u = urlsplit(comp["api_base"])
-                host = u.hostname or ""
-                netloc = f"{host}:{u.port}" if u.port else host
-                comp["api_base"] = urlunsplit((u.scheme, netloc, u.path, "", ""))
+                comp["api_base"] = public_url(comp["api_base"])
     return ArchitectureSpec.model_validate(data)
 
 

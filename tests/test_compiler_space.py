@@ -12,7 +12,6 @@ from archon_compile.cli import app
 from archon_compile.compiler import ArchonSpace, Budget
 from archon_compile.compiler.budget import Spent, estimate_tokens
 from archon_compile.compiler.objective import pareto_should_prune
-from archon_compile.compiler.result import bootstrap_ci
 from archon_compile.compiler.space import Choice
 from archon_compile.spec import SpecError
 
@@ -104,14 +103,6 @@ def test_pareto_rule_stops_only_worse_and_costlier_trials() -> None:
     assert not pareto_should_prune(4, 0.4, 2.0, finished)  # cheaper: could be on the front
     assert not pareto_should_prune(4, 0.8, 6.0, finished)
     assert not pareto_should_prune(4, 0.0, 9.0, finished[:3])  # too few trials to judge
-
-
-def test_bootstrap_ci_brackets_the_mean() -> None:
-    scores = [1.0] * 7 + [0.0] * 3
-    lo, hi = bootstrap_ci(scores, seed=1)
-    assert lo < 0.7 < hi and lo >= 0.0 and hi <= 1.0
-    assert bootstrap_ci(scores, seed=1) == (lo, hi)
-    assert bootstrap_ci([1.0] * 5) == (1.0, 1.0)
 
 
 def test_space_rejects_bad_ranges() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import archon_compile as ac
-from archon_compile.evaluate import EvalRecord, aevaluate, bootstrap_ci, read_records
+from archon_compile.evaluation import EvalRecord, aevaluate, bootstrap_ci, read_records
 from archon_compile.lm.base import LMError, LMRequest
 from archon_compile.lm.resolve import Backends
 from archon_compile.runtime.calls import RetryPolicy, Runtime

@@ -119,6 +119,23 @@ def test_retries_honour_retry_after_then_succeed():
     assert attempts[1] - attempts[0] >= 0.19 and attempts[2] - attempts[1] >= 0.19
 
 
+def test_an_excessive_retry_after_fails_the_call_instead_of_hanging_it():
+    lm = ac.ScriptedLM(lambda r: LMError("429", retryable=True, retry_after=3600, status=429))
+    policy = ac.RetryPolicy(max_retry_after_s=5)
+    start = time.perf_counter()
+    with pytest.raises(ac.QueryFailed, match="Retry-After 3600s exceeds max_retry_after_s"):
+        ac.Program(spec([gen("m", 1)]), lms={"*": lm}, cache=False, retry=policy)("q")
+    assert time.perf_counter() - start < 2 and lm.calls == 1
+
+
+def test_cache_key_ignores_credentials_in_the_endpoint():
+    def req(base: str) -> LMRequest:
+        return LMRequest(model="m", api_base=base, messages=(ac.Message(role="user", content="q"),))
+
+    assert cache_key(req("http://u:key-one@h:8000/v1")) == cache_key(req("http://u:key-two@h:8000/v1"))
+    assert cache_key(req("http://h:8000/v1")) != cache_key(req("http://h:8001/v1"))
+
+
 def test_timeout_is_retried_and_then_fails_clearly():
     s = spec([gen("m", 1)])
     slow = ac.ScriptedLM(by_sample, latency_s=1.0)

@@ -11,7 +11,7 @@ import typer
 from archon_compile.cli import app
 
 if TYPE_CHECKING:
-    from archon_compile.evaluate import EvalReport
+    from archon_compile.evaluation import EvalReport
     from archon_compile.tasks.base import Task
 
 

@@ -3,9 +3,6 @@ bootstrap CIs, cost per query, the Pareto front, the trial table, counts of call
 
 from __future__ import annotations
 
-import random
-import statistics
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -128,13 +125,3 @@ class CompileResult:
 
 def report_dir(artifact: Path) -> Path:
     return artifact.with_name(f"{artifact.stem}.report")
-
-
-def bootstrap_ci(scores: Sequence[float], seed: int = 0, resamples: int = 2000) -> tuple[float, float]:
-    """Percentile bootstrap 95% interval of the mean (seeded, so reports reproduce)."""
-    if not scores:
-        return (0.0, 0.0)
-    rng = random.Random(seed)
-    n = len(scores)
-    means = sorted(statistics.fmean(rng.choices(scores, k=n)) for _ in range(resamples))
-    return means[int(0.025 * (resamples - 1))], means[int(0.975 * (resamples - 1))]

@@ -45,8 +45,9 @@ from archon_compile.compiler.objective import (
     pareto_should_prune,
 )
 from archon_compile.compiler.power import PowerRanking, load_or_rank, rank_models, single_model_spec
-from archon_compile.compiler.result import CompileResult, Counts, HeldOut, Report, TrialRow, bootstrap_ci
+from archon_compile.compiler.result import CompileResult, Counts, HeldOut, Report, TrialRow
 from archon_compile.compiler.space import ArchonSpace
+from archon_compile.evaluation import bootstrap_ci
 from archon_compile.lm.base import LM
 from archon_compile.lm.resolve import Backends
 from archon_compile.program import Program, with_endpoints
@@ -490,8 +491,8 @@ class _Search:
         return HeldOut(
             name=name,
             quality=ev.quality,
-            ci_low=lo,
-            ci_high=hi,
+            ci_low=lo or 0.0,
+            ci_high=hi or 0.0,
             items=len(ev.scores),
             calls_per_query=spec.calls_per_query(),
             usd_per_query=usd,

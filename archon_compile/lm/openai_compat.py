@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import email.utils
+import itertools
 import os
 import threading
 from typing import Any
@@ -32,7 +33,11 @@ from archon_compile.lm.redact import public_url, redact, url_key
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
 TIMEOUT = httpx.Timeout(connect=10.0, read=600.0, write=60.0, pool=600.0)  # the runtime's timeout is tighter
-LIMITS = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+# httpx scans its whole pool on every request, so one pool of hundreds of connections costs more CPU than
+# the calls themselves under load; small pools used round-robin keep that scan short (measured with 64
+# concurrent server clients: 11.6 -> 100 requests/s).
+SHARDS = 16
+LIMITS = httpx.Limits(max_connections=16, max_keepalive_connections=16)
 
 
 class _Message(BaseModel):
@@ -66,24 +71,29 @@ class OpenAICompatClient:
         self._url = url.copy_with(path=url.path.rstrip("/") + "/chat/completions")
         self._api_base = api_base
         self._url_key = url_key(api_base)
-        self._clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
+        self._clients: dict[
+            asyncio.AbstractEventLoop, tuple[list[httpx.AsyncClient], itertools.count[int]]
+        ] = {}
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"OpenAICompatClient(model={self.model!r}, endpoint={self.endpoint!r})"
 
     def _client(self) -> httpx.AsyncClient:
-        """This loop's pooled client; clients of closed loops are dropped (their sockets die with them)."""
+        """One of this loop's pooled clients, round-robin; clients of closed loops are dropped (their
+        sockets die with them)."""
         loop = asyncio.get_running_loop()
         with self._lock:
-            client = self._clients.get(loop)
-            if client is None:
+            shards = self._clients.get(loop)
+            if shards is None:
                 for stale in [lp for lp in self._clients if lp.is_closed()]:
                     del self._clients[stale]
-                client = self._clients[loop] = httpx.AsyncClient(
-                    timeout=TIMEOUT, limits=LIMITS, trust_env=False
-                )
-            return client
+                clients = [
+                    httpx.AsyncClient(timeout=TIMEOUT, limits=LIMITS, trust_env=False) for _ in range(SHARDS)
+                ]
+                shards = self._clients[loop] = (clients, itertools.count())
+            clients, turn = shards
+            return clients[next(turn) % SHARDS]
 
     def body(self, request: LMRequest) -> dict[str, Any]:
         """The chat-completions JSON body of a request."""

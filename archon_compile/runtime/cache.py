@@ -14,11 +14,16 @@ import threading
 from pathlib import Path
 
 from archon_compile.lm.base import LMRequest, LMResponse
+from archon_compile.lm.redact import public_url
 
 
 def cache_key(request: LMRequest) -> str:
-    """A pure function of model, endpoint, messages, parameters, sample index and attempt."""
-    canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    """A pure function of model, endpoint (without credentials), messages, parameters, sample index and
+    attempt: rotating a key in an endpoint's URL keeps the cache."""
+    data = request.model_dump(mode="json")
+    if data["api_base"]:
+        data["api_base"] = public_url(data["api_base"])
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -41,6 +41,11 @@ class RetryPolicy(BaseModel):
     base_delay_s: float = Field(0.5, ge=0)
     max_delay_s: float = Field(30.0, ge=0)
     parse_retries: int = Field(1, ge=0, description="extra attempts when the output cannot be parsed")
+    max_retry_after_s: float = Field(
+        120.0,
+        ge=0,
+        description="a server asking to wait longer than this fails the call instead of hanging it",
+    )
 
     def delay(self, retry: int, retry_after: float | None, rng: random.Random) -> float:
         backoff = min(self.max_delay_s, self.base_delay_s * (2**retry)) * rng.uniform(0.5, 1.5)
@@ -161,9 +166,11 @@ class Runtime:
                     if isinstance(exc, LMError)
                     else LMError(f"timed out after {self.policy.timeout_s:g}s", retryable=True)
                 )
-                if not err.retryable or retries >= self.policy.max_retries:
+                too_long = (err.retry_after or 0.0) > self.policy.max_retry_after_s
+                if not err.retryable or retries >= self.policy.max_retries or too_long:
+                    why = f"; Retry-After {err.retry_after:g}s exceeds max_retry_after_s" if too_long else ""
                     # Redacted here too, so no backend (a user's own LM included) can leak a key.
-                    msg = redact(f"{req.model}: {err} (after {retries} retries)", req.api_base)
+                    msg = redact(f"{req.model}: {err} (after {retries} retries{why})", req.api_base)
                     raise CallFailed(msg) from None
                 await asyncio.sleep(self.policy.delay(retries, err.retry_after, self._rng))
                 retries += 1
