@@ -12,7 +12,7 @@ from archon_compile.cli import app
 from archon_compile.compiler import ArchonSpace, Budget
 from archon_compile.compiler.budget import Spent, estimate_tokens
 from archon_compile.compiler.objective import pareto_should_prune
-from archon_compile.compiler.space import Choice
+from archon_compile.compiler.space import ROLES, Choice
 from archon_compile.spec import SpecError
 
 POOL = ["m0", "m1", "m2"]
@@ -118,3 +118,24 @@ def test_cli_names_bad_input() -> None:
     assert res.exit_code == 1 and "unknown task" in res.output
     res = runner.invoke(app, ["compile", "--task", "capitals", "--models", "a", "--objective", "best"])
     assert res.exit_code != 0 and "weighted" in res.output
+
+
+def test_code_tasks_offer_unit_tests_executed_in_the_sandbox() -> None:
+    from archon_compile.tasks import registry
+
+    assert "executed_tests" not in ArchonSpace.for_task(registry.get("capitals")).final_checks
+    space = ArchonSpace.for_task(registry.get("humaneval"))
+    assert {"unit_tests", "executed_tests"} <= set(space.final_checks)
+    choice = Choice(
+        top_k_models=1,
+        samples=3,
+        fusion_layers=1,
+        fusers_per_layer=2,
+        selector="none",
+        final_check="executed_tests",
+        **{f"{r}_model": "m" for r in ROLES},
+    )
+    spec = space.build(choice, ["m"])
+    evaluator = spec.layers[-2][0]
+    assert evaluator.type == "unit_test_evaluator" and evaluator.mode == "sandbox"  # type: ignore[union-attr]
+    assert spec.calls_per_query() == 3 + 1 + 1, "executed tests cost no LM call"

@@ -172,7 +172,7 @@ def compile(
     search = _Search(
         task=task_obj,
         models=models,
-        space=space or ArchonSpace(),
+        space=space or ArchonSpace.for_task(task_obj),
         trials=trials,
         budget=budget or Budget(),
         objective=objective or Objective(),

@@ -15,15 +15,18 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import optuna
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from archon_compile.spec import DEFAULT_MAX_FUSER_INPUTS, ArchitectureSpec, SpecError
 
+if TYPE_CHECKING:
+    from archon_compile.tasks.base import Task
+
 Selector = Literal["none", "critic_ranker", "voter"]
-Check = Literal["none", "verifier", "unit_tests"]
+Check = Literal["none", "verifier", "unit_tests", "executed_tests"]
 ROLES = ("fuser", "critic", "ranker", "verifier", "unit_test")
 
 
@@ -117,6 +120,13 @@ class ArchonSpace(BaseModel):
             raise ValueError("top_k_models needs high >= 1 and samples needs low >= 1")
         return self
 
+    @classmethod
+    def for_task(cls, task: Task) -> ArchonSpace:
+        """The default space, plus unit tests executed in the sandbox when the task's answers are code."""
+        if not task.answers_are_code:
+            return cls()
+        return cls(final_checks=("none", "verifier", "unit_tests", "executed_tests"))
+
     def roles_pool(self, pool: Sequence[str]) -> tuple[str, ...]:
         return tuple(self.role_models) if self.role_models else tuple(pool)
 
@@ -193,7 +203,8 @@ class ArchonSpace(BaseModel):
     ) -> list[list[dict[str, Any]]]:
         if choice.final_check == "verifier":
             return [[{"type": "verifier", "model": choice.verifier_model, "use_critiques": critiqued, **lm}]]
-        if choice.final_check == "unit_tests":
+        if choice.final_check in ("unit_tests", "executed_tests"):
+            executed = choice.final_check == "executed_tests"
             return [
                 [
                     {
@@ -206,8 +217,8 @@ class ArchonSpace(BaseModel):
                 [
                     {
                         "type": "unit_test_evaluator",
-                        "mode": "lm",
-                        "model": choice.unit_test_model,
+                        "mode": "sandbox" if executed else "lm",
+                        "model": None if executed else choice.unit_test_model,
                         "top_k": 1 if last else self.ranker_top_k,
                         **lm,
                     }
@@ -268,6 +279,6 @@ def roles_used(choice: Choice) -> list[str]:
         used += ["critic", "ranker"]
     if choice.final_check == "verifier":
         used.append("verifier")
-    if choice.final_check == "unit_tests":
+    if choice.final_check in ("unit_tests", "executed_tests"):
         used.append("unit_test")
     return used

@@ -98,6 +98,7 @@ class Task:
         system_prompt: str | None = None,
         needs_judge: bool = False,
         size: int | None = None,
+        answers_are_code: bool = False,
     ) -> None:
         self.name = name
         self._items = items
@@ -111,6 +112,7 @@ class Task:
         self.system_prompt = system_prompt
         self.needs_judge = needs_judge
         self.size = size
+        self.answers_are_code = answers_are_code  # the compiler may then execute unit tests in the sandbox
 
     def items(self) -> list[Item]:
         if self._loaded is None:

