@@ -10,6 +10,7 @@ body, an optional Retry-After, or a hang longer than the client's timeout). It b
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -27,6 +28,24 @@ class Fault:
 
 
 Respond = Callable[[dict[str, Any]], "str | Fault"]
+
+
+def well_formed(answer: Callable[[str], str]) -> Respond:
+    """A responder that answers ranker and critic prompts in the format their parsers expect (the input
+    order; one neutral critique per response), and every other prompt with `answer(prompt_text)`, so a
+    benchmark measures the runtime rather than parse retries."""
+    from archon_compile.signatures import CritiqueSignature, Rank
+
+    def respond(body: dict[str, Any]) -> str:
+        text = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
+        n = len(re.findall(r"(?m)^\[\d+\]$", text))
+        if Rank.instructions[:40] in text:
+            return " > ".join(f"[{i}]" for i in range(1, n + 1))
+        if CritiqueSignature.instructions[:40] in text:
+            return "\n".join(f"[{i}]\nStrengths: clear.\nWeaknesses: brief." for i in range(1, n + 1))
+        return answer(text)
+
+    return respond
 
 
 class _Server(ThreadingHTTPServer):

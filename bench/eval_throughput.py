@@ -15,12 +15,11 @@ from __future__ import annotations
 import argparse
 import re
 import time
-from typing import Any
 
 import archon_compile as ac
 from archon_compile.spec import ArchitectureSpec
 from archon_compile.tasks import Item, Task
-from archon_compile.testing import FakeOpenAIServer
+from archon_compile.testing import FakeOpenAIServer, well_formed
 
 DEPTH = 4
 SPEC = ArchitectureSpec.model_validate(
@@ -37,14 +36,8 @@ SPEC = ArchitectureSpec.model_validate(
 _SUM = re.compile(r"What is (\d+) \+ (\d+)\?")
 
 
-def respond(body: dict[str, Any]) -> str:
-    """A well-formed answer for each component's prompt; generators and the fuser do the arithmetic."""
-    text = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
-    n = len(re.findall(r"(?m)^\[\d+\]$", text))
-    if "Rank the numbered responses" in text:
-        return " > ".join(f"[{i}]" for i in range(1, n + 1))
-    if "Evaluate each numbered response" in text:
-        return "\n".join(f"[{i}]\nStrengths: correct.\nWeaknesses: terse." for i in range(1, n + 1))
+def _sum(text: str) -> str:
+    """Generators and the fuser do the arithmetic of the question."""
     m = _SUM.search(text)
     return f"{int(m.group(1)) + int(m.group(2))}" if m else "I do not know."
 
@@ -73,7 +66,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
-    with FakeOpenAIServer(respond, latency_s=args.latency) as server:
+    with FakeOpenAIServer(well_formed(_sum), latency_s=args.latency) as server:
         timed(server.url, make_task(2), 2)  # warm-up: imports, connection pool
         seq_s, seq = timed(server.url, make_task(args.sequential_items), 1)
         par_s, par = timed(server.url, make_task(args.items), args.concurrency)

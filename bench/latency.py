@@ -12,30 +12,20 @@ the ideal is 4 x latency per query; the ratio to it is the runtime's (and the LM
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
 import sys
 import time
-from typing import Any
 
 import archon_compile as ac
 from archon_compile.lm.base import LM
-from archon_compile.testing import FakeOpenAIServer
+from archon_compile.testing import FakeOpenAIServer, well_formed
 
 PROGRAM = "archon-critic-ranker"
 DEPTH = 4  # layers on the critical path
 CALLS = 13  # LM calls per query
 
 
-def respond(body: dict[str, Any]) -> str:
-    """A well-formed answer for each component's prompt, so no parse retry adds a round trip."""
-    text = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
-    n = len(re.findall(r"(?m)^\[\d+\]$", text))
-    if "Rank the numbered responses" in text:
-        return " > ".join(f"[{i}]" for i in range(1, n + 1))
-    if "Evaluate each numbered response" in text:
-        return "\n".join(f"[{i}]\nStrengths: clear.\nWeaknesses: brief." for i in range(1, n + 1))
-    return "The answer is 42, because the question asks for it."
+RESPOND = well_formed(lambda text: "The answer is 42, because the question asks for it.")
 
 
 def make_lms(client: str, url: str) -> dict[str, LM] | None:
@@ -49,7 +39,7 @@ def make_lms(client: str, url: str) -> dict[str, LM] | None:
 
 def run(queries: int, latency_s: float, client: str) -> list[float]:
     """Seconds per query for `queries` sequential queries (after one untimed warm-up query)."""
-    with FakeOpenAIServer(respond, latency_s=latency_s) as server:
+    with FakeOpenAIServer(RESPOND, latency_s=latency_s) as server:
         program = ac.load(
             PROGRAM, lm="openai/fake", api_base=server.url, cache=False, lms=make_lms(client, server.url)
         )

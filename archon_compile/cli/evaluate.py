@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from archon_compile.cli import app
+from archon_compile.cli.options import ApiBaseOption, LmOption, NoCacheOption
 
 if TYPE_CHECKING:
     from archon_compile.evaluation import EvalReport
@@ -46,8 +47,8 @@ def eval_(
         str | None, typer.Option(help="baseline answers file (mt_bench pairwise, arena_hard)")
     ] = None,
     references: Annotated[str | None, typer.Option(help="reference answers file (mt_bench)")] = None,
-    lm: Annotated[str | None, typer.Option(help="replace every model of the program")] = None,
-    api_base: Annotated[str | None, typer.Option(help="endpoint for every model of the program")] = None,
+    lm: LmOption = None,
+    api_base: ApiBaseOption = None,
     limit: Annotated[
         int | None, typer.Option(min=1, help="evaluate only the first N items of the split")
     ] = None,
@@ -56,7 +57,7 @@ def eval_(
         Path | None, typer.Option(help="JSONL of per-item results; rerun with it to resume")
     ] = None,
     seed: Annotated[int, typer.Option(help="seed of the split and the bootstrap")] = 0,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="do not read or write the LM cache")] = False,
+    no_cache: NoCacheOption = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
     """Evaluate a program on a task and print a summary (mean, 95% CI, errors, cost per query)."""

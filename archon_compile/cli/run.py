@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from archon_compile.cli import app
+from archon_compile.cli.options import ApiBaseOption, LmOption, NoCacheOption
 
 
 @app.command()
@@ -16,16 +17,12 @@ def run(
         str, typer.Argument(help="a spec (JSON/YAML), a compiled artifact, or a reference program name")
     ],
     query: Annotated[str, typer.Option("--query", "-q", help="the question to answer")],
-    lm: Annotated[
-        str | None, typer.Option(help="replace every model, e.g. 'local' or 'openai/gpt-4o-mini'")
-    ] = None,
-    api_base: Annotated[
-        str | None, typer.Option(help="endpoint for every model (vLLM, llama.cpp, Ollama...)")
-    ] = None,
+    lm: LmOption = None,
+    api_base: ApiBaseOption = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="print the prediction (usage, trace) as JSON")
     ] = False,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="do not read or write the LM cache")] = False,
+    no_cache: NoCacheOption = False,
     seed: Annotated[int | None, typer.Option(help="seed passed to every LM call")] = None,
 ) -> None:
     """Answer one query with a spec or an artifact."""

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from archon_compile.cli import app
+from archon_compile.cli.options import ApiBaseOption, LmOption, NoCacheOption
 
 
 @app.command()
@@ -23,18 +24,14 @@ def serve(
         ),
     ] = None,
     concurrency: Annotated[int, typer.Option(min=1, help="queries answered at once; later ones wait")] = 16,
-    lm: Annotated[
-        str | None, typer.Option(help="replace every model, e.g. 'local' or 'openai/gpt-4o-mini'")
-    ] = None,
-    api_base: Annotated[
-        str | None, typer.Option(help="endpoint for every model (vLLM, llama.cpp, Ollama...)")
-    ] = None,
+    lm: LmOption = None,
+    api_base: ApiBaseOption = None,
     max_body_bytes: Annotated[int, typer.Option(min=1, help="larger request bodies get 413")] = 1_048_576,
     timeout: Annotated[
         float, typer.Option(min=0.001, help="seconds per request, waiting included; then 504")
     ] = 300.0,
     lm_concurrency: Annotated[int, typer.Option(min=1, help="LM calls in flight across all queries")] = 64,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="do not read or write the LM cache")] = False,
+    no_cache: NoCacheOption = False,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
 ) -> None:
     """Serve POST /v1/chat/completions, GET /v1/models and GET /health for one architecture."""
