@@ -207,3 +207,20 @@ def test_conversation_input_and_bad_conversation():
     assert program(convo).response == "turns=3"
     with pytest.raises(ValueError, match="end with a user message"):
         program(convo[:2])
+
+
+def test_a_forked_child_can_still_call_a_program():
+    """The sync API runs on a background loop thread, which a fork does not copy."""
+    import multiprocessing
+
+    program = ac.Program(spec([gen("m", 1)]), lms={"*": ac.ScriptedLM(by_sample)}, cache=False)
+    assert program("warm the background loop").response == "m sample 0"
+    ctx = multiprocessing.get_context("fork")
+    answers = ctx.Queue()
+    child = ctx.Process(target=lambda: answers.put(program("q").response))  # fork: nothing is pickled
+    child.start()
+    try:
+        assert answers.get(timeout=20) == "m sample 0"
+    finally:
+        child.join(timeout=5)
+        child.kill()
