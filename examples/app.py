@@ -1,8 +1,8 @@
 """A tiny app on a compiled architecture: answer questions given on the command line (or stdin).
 
-    python examples/app.py compiled/mt-bench.json "What causes tides?" "Why is the sky blue?"
+    python examples/app.py compiled/capitals-demo.json "What is the capital of Peru?" "What is the capital of Kenya?"
     python examples/app.py archon-quickstart --lm openai/gpt-4o-mini "What causes tides?"
-    echo "What causes tides?" | python examples/app.py compiled/mt-bench.json
+    echo "What causes tides?" | python examples/app.py compiled/capitals-demo.json
 
 `--lm` / `--api-base` move the artifact to another provider or a local server (vLLM, llama.cpp, Ollama)
 without recompiling it.

@@ -70,3 +70,13 @@ def test_retarget_at_load_moves_an_artifact_between_providers(saved):
     program = ac.load(path, lm="local", cache=False)
     assert program.spec.models() == ["local"]
     assert ac.load(path, api_base="http://127.0.0.1:9/v1", cache=False).spec.layers[0][0].api_base
+
+
+def test_the_shipped_compiled_artifact_verifies_and_records_its_search():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "compiled" / "capitals-demo.json"
+    program = ac.load(path, cache=False)
+    search = program.provenance["search"]
+    assert search["task"] == "capitals" and search["trials_run"] >= 1
+    assert program.spec.models() == ["local"]
