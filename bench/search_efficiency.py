@@ -12,11 +12,11 @@ built from the same power ranking the driver computes and evaluated on the dev i
 Then, for each seed, `compile()` runs with its default sampler and again with
 `optuna.samplers.RandomSampler(seed)` passed as `sampler=`; everything else (space, budget, pruner,
 memo, dev minibatches) is the same driver. A trial counts when the driver counts it (skipped invalid or
-over-budget architectures are free and do not count; pruned ones and repeats do). "Trials needed" is
-the count at the first completed trial whose dev quality is within 1% of the optimum. The search is
-stopped there (the `progress` callback raises, after the driver has recorded the trial; the trials up
-to that point are exactly those of an uninterrupted run). A search that misses within `--max-trials`
-counts as `--max-trials`.
+over-budget architectures and repeats of an evaluated one are free and do not count; pruned ones do).
+"Trials needed" is the count at the first completed trial whose dev quality is within 1% of the
+optimum. The search is stopped there (the `progress` callback raises, after the driver has recorded
+the trial; the trials up to that point are exactly those of an uninterrupted run). A search that
+misses within `--max-trials` counts as `--max-trials`.
 
     python bench/search_efficiency.py                   # 20 seeds, at most 150 trials each, 2 workers
     python bench/search_efficiency.py --seeds 5 --max-trials 100 --workers 1

@@ -1,6 +1,6 @@
 """A tiny app on a compiled architecture: answer questions given on the command line (or stdin).
 
-    python examples/app.py compiled/capitals-demo.json "What is the capital of Peru?" "What is the capital of Kenya?"
+    python examples/app.py compiled/capitals-demo.json "What is the capital of Peru?"
     python examples/app.py archon-quickstart --lm openai/gpt-4o-mini "What causes tides?"
     echo "What causes tides?" | python examples/app.py compiled/capitals-demo.json
 

@@ -1,6 +1,7 @@
 """The same app through `archon-compile serve`, with nothing but the official `openai` client.
 
-    ARCHON_KEY=$(openssl rand -hex 16) archon-compile serve compiled/capitals-demo.json --api-key-env ARCHON_KEY &
+    export ARCHON_KEY=$(openssl rand -hex 16)
+    archon-compile serve compiled/capitals-demo.json --api-key-env ARCHON_KEY &
     python examples/app_openai_client.py --api-key-env ARCHON_KEY "What causes tides?"
 
 The model id is the artifact's name (asked from GET /v1/models unless --model is given). `usage` in each

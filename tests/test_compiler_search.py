@@ -155,3 +155,26 @@ def test_bad_input_is_named() -> None:
         ac.compile(task(4), [])
     with pytest.raises(ac.CompileError, match="unknown task"):
         ac.compile("no-such-task", ["good"])
+
+
+def test_repeated_architectures_are_not_counted_and_the_prior_runs_first(tmp_path: Path) -> None:
+    result, _ = _compile(tmp_path, trials=24)
+    rows = result.report.trials
+    counted = [r for r in rows if not (r.note or "").startswith("skipped")]
+    assert len(counted) == 24 == result.report.counts.trials_evaluated
+    specs = [json.dumps(r.params, sort_keys=True) for r in counted]
+    assert len(set(specs)) == len(specs)  # every counted trial is a new parameter set
+    prior = SPACE.prior(result.report.power_ranking.order)
+    assert [r.params for r in rows[: len(prior)]] == prior
+    study = optuna.load_study(
+        study_name="known-best", storage=f"sqlite:///{tmp_path / 'run' / 'study.sqlite3'}"
+    )
+    repeats = [t for t in study.trials if "duplicate_of" in t.user_attrs]
+    for t in repeats:  # the sampler was told the earlier outcome
+        assert t.values == study.trials[t.user_attrs["duplicate_of"]].values
+
+
+def test_prior_can_be_switched_off(tmp_path: Path) -> None:
+    result, _ = _compile(tmp_path, trials=3, prior=False)
+    prior = SPACE.prior(result.report.power_ranking.order)
+    assert [r.params for r in result.report.trials[:3]] != prior

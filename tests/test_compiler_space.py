@@ -12,7 +12,7 @@ from archon_compile.cli import app
 from archon_compile.compiler import ArchonSpace, Budget
 from archon_compile.compiler.budget import Spent, estimate_tokens
 from archon_compile.compiler.objective import pareto_should_prune
-from archon_compile.compiler.space import ROLES, Choice
+from archon_compile.compiler.space import ROLES, Choice, roles_used
 from archon_compile.spec import SpecError
 
 POOL = ["m0", "m1", "m2"]
@@ -139,3 +139,31 @@ def test_code_tasks_offer_unit_tests_executed_in_the_sandbox() -> None:
     evaluator = spec.layers[-2][0]
     assert evaluator.type == "unit_test_evaluator" and evaluator.mode == "sandbox"  # type: ignore[union-attr]
     assert spec.calls_per_query() == 3 + 1 + 1, "executed tests cost no LM call"
+
+
+def test_only_axes_the_architecture_uses_are_sampled() -> None:
+    space = ArchonSpace()
+    for seed in range(30):
+        trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed)).ask()
+        choice = space.suggest(trial, POOL)
+        assert ("fusers_per_layer" in trial.params) == (choice.fusion_layers >= 2)
+        roles = {name[: -len("_model")] for name in trial.params if name.endswith("_model")}
+        assert roles == set(roles_used(choice))
+        assert trial.params == space.params(choice)
+
+
+def test_prior_is_the_papers_canonical_shapes_clamped_into_the_space() -> None:
+    space = ArchonSpace(top_k_models=(1, 2), samples=(1, 3), fusion_layers=(0, 2), role_models=("m2", "m1"))
+    prior = space.prior(POOL)
+    assert prior[0]["top_k_models"] == 1 and prior[0]["samples"] == 3  # Self-MoA
+    assert prior[1]["top_k_models"] == 2 and prior[1]["selector"] == "critic_ranker"
+    assert len(prior) == len({tuple(sorted(p.items())) for p in prior})
+    for params in prior:
+        assert params["fusion_layers"] == 1
+        assert all(params[f"{r}_model"] == "m1" for r in ROLES if f"{r}_model" in params)  # best ranked
+        study = optuna.create_study()
+        study.enqueue_trial(params)
+        trial = study.ask()
+        space.build(space.suggest(trial, POOL), POOL)  # a valid architecture
+        assert trial.params == params
+    assert ArchonSpace(selectors=("voter",)).prior(POOL)[1]["selector"] == "voter"

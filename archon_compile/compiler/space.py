@@ -1,13 +1,19 @@
 """The ARCHON search space: six axes (paper, "ITAS") plus the voter and the model of every role.
 
-Every parameter is sampled in every trial (a fixed search space), so multivariate TPE models all axes
-jointly; parameters an architecture does not use (e.g. `fusers_per_layer` with one fusion layer) are
-ignored when the spec is built. Architectures that break a construction rule or a fuser's input cap are
-rejected by `ArchitectureSpec` itself (`build_spec` raises `SpecError`), before any LM call.
+The space is conditional (define-by-run): an axis is suggested only when the architecture uses it —
+`fusers_per_layer` only with two or more fusion layers, a role's model only when that role is in the
+architecture. Parameters that cannot change the architecture would only dilute the sampler's model
+(multivariate TPE with `group=True` models each group of co-occurring axes jointly), and two parameter
+sets differing only in them would be the same architecture tried twice. Architectures that break a
+construction rule or a fuser's input cap are rejected by `ArchitectureSpec` itself (`build_spec` raises
+`SpecError`), before any LM call.
 
-Size of the default space (computed by `ArchonSpace().size(pool_size)`, not estimated): with a pool of 10
-models, 900,000,000 parameter combinations and 17,096,880 distinct valid architectures; with 3 models,
-656,100 and 55,440; with 1 model, 900 and 720. Invalid ones are mostly fusers fed more than 24 candidates.
+`prior()` gives the paper-informed architectures a search tries first (see its docstring).
+
+Size of the default space (computed by `ArchonSpace().size(pool_size)`, not estimated; combinations count
+every axis as if always sampled): with a pool of 10 models, 900,000,000 parameter combinations and
+17,096,880 distinct valid architectures; with 3 models, 656,100 and 55,440; with 1 model, 900 and 720.
+Invalid ones are mostly fusers fed more than 24 candidates.
 """
 
 from __future__ import annotations
@@ -131,18 +137,62 @@ class ArchonSpace(BaseModel):
         return tuple(self.role_models) if self.role_models else tuple(pool)
 
     def suggest(self, trial: optuna.Trial, pool: Sequence[str]) -> Choice:
-        """Sample every axis (always the same parameters, so the space is fixed for the sampler)."""
+        """Sample the axes this architecture uses; the others get fixed values `build` ignores."""
         k = self.top_k_models.values(cap=len(pool))
         roles = list(self.roles_pool(pool))
-        return Choice(
+        depth = _suggest(trial, "fusion_layers", self.fusion_layers)
+        base = Choice(
             top_k_models=trial.suggest_int("top_k_models", k[0], k[-1]),
             samples=_suggest(trial, "samples", self.samples),
-            fusion_layers=_suggest(trial, "fusion_layers", self.fusion_layers),
-            fusers_per_layer=_suggest(trial, "fusers_per_layer", self.fusers_per_layer),
+            fusion_layers=depth,
+            fusers_per_layer=(
+                _suggest(trial, "fusers_per_layer", self.fusers_per_layer)
+                if depth >= 2
+                else self.fusers_per_layer.low
+            ),
             selector=trial.suggest_categorical("selector", list(self.selectors)),
             final_check=trial.suggest_categorical("final_check", list(self.final_checks)),
-            **{f"{role}_model": trial.suggest_categorical(f"{role}_model", roles) for role in ROLES},
+            **{f"{role}_model": roles[0] for role in ROLES},
         )
+        used = {f"{r}_model": trial.suggest_categorical(f"{r}_model", roles) for r in roles_used(base)}
+        return base.model_copy(update=used)
+
+    def prior(self, ranking: Sequence[str]) -> list[dict[str, Any]]:
+        """Paper-informed architectures to try before the sampler's own proposals (ARCHON.md: a fuser
+        helps on every benchmark; critic + ranker before the fuser help; "Self-MoA", many samples of the
+        best model fused, is a strong baseline). Each is clamped into this space; the strongest model
+        (by power ranking) allowed in a role fills every role. Returned as trial parameters.
+        """
+        roles = self.roles_pool(ranking)
+        best_role = next((m for m in ranking if m in roles), roles[0])
+        k = self.top_k_models.values(cap=len(ranking))
+        shapes = [
+            (k[0], self.samples.high, "none"),  # Self-MoA: the best model sampled many times, fused
+            (k[-1], self.samples.low, "critic_ranker"),  # the whole pool, critiqued, ranked, fused
+            (_nearest(k, 3), _nearest(self.samples.values(), 2), "none"),  # a few top models, a few samples
+        ]
+        out: list[dict[str, Any]] = []
+        for top_k, samples, selector in shapes:
+            choice = Choice(
+                top_k_models=top_k,
+                samples=samples,
+                fusion_layers=_nearest(self.fusion_layers.values(), 1),
+                fusers_per_layer=self.fusers_per_layer.low,
+                selector=selector if selector in self.selectors else self.selectors[0],
+                final_check="none" if "none" in self.final_checks else self.final_checks[0],
+                **{f"{role}_model": best_role for role in ROLES},
+            )
+            params = self.params(choice)
+            if params not in out:
+                out.append(params)
+        return out
+
+    def params(self, choice: Choice) -> dict[str, Any]:
+        """The trial parameters `suggest` would sample to produce `choice` (only the axes it uses)."""
+        params: dict[str, Any] = choice.model_dump(exclude={f"{r}_model" for r in ROLES})
+        if choice.fusion_layers < 2:
+            del params["fusers_per_layer"]
+        return params | {f"{r}_model": getattr(choice, f"{r}_model") for r in roles_used(choice)}
 
     def build(self, choice: Choice, ranking: Sequence[str], name: str = "compiled") -> ArchitectureSpec:
         """The architecture of `choice`, generators taken from the power ranking (best first).
@@ -233,6 +283,10 @@ class ArchonSpace(BaseModel):
 
 def _suggest(trial: optuna.Trial, name: str, r: IntRange) -> int:
     return trial.suggest_int(name, r.low, r.high, step=r.step)
+
+
+def _nearest(values: Sequence[int], target: int) -> int:
+    return min(values, key=lambda v: (abs(v - target), v))
 
 
 @functools.lru_cache(maxsize=16)
