@@ -13,6 +13,8 @@ from pathlib import Path
 
 import optuna
 import pytest
+import sqlalchemy
+import sqlalchemy.exc
 from optuna.trial import TrialState
 
 TESTS = Path(__file__).resolve().parent
@@ -76,8 +78,8 @@ def test_sigkill_mid_search_then_rerun_resumes_without_losing_or_repaying(tmp_pa
         if Path(tmp_path / "study.sqlite3").exists() and proc.poll() is None:
             try:
                 states = [t.state for t in _trials(storage)]
-            except (KeyError, optuna.exceptions.StorageInternalError):
-                continue
+            except (KeyError, optuna.exceptions.StorageInternalError, sqlalchemy.exc.OperationalError):
+                continue  # the worker is still creating the study (table creation can race this poll)
             if sum(s == TrialState.COMPLETE for s in states) >= 2 and TrialState.RUNNING in states:
                 break
     os.kill(proc.pid, signal.SIGKILL)
@@ -132,7 +134,6 @@ def test_two_workers_share_one_postgres_study(tmp_path: Path) -> None:
     url = _pg_url()
     if url is None:
         pytest.skip("no PostgreSQL: set ARCHON_TEST_PG_URL or run .ci/postgres.sh")
-    import sqlalchemy
 
     engine = sqlalchemy.create_engine(url, isolation_level="AUTOCOMMIT")
     name = f"archon_test_{os.getpid()}_{int(time.time())}"
