@@ -139,3 +139,24 @@ def test_unit_tests_by_lm_sort_candidates_by_tests_passed():
     )
     assert pred.response == "Moon gravity pulls water"
     assert pred.candidates[0].tests_passed == 3
+
+
+def test_a_failed_critic_call_is_counted_once_and_its_fallback_noted():
+    from archon_compile.lm.base import LMError
+
+    def answer(r: LMRequest) -> str | LMError:
+        if "strengths and its weaknesses" in r.messages[-1].content:
+            return LMError("503 unavailable", retryable=False, status=503)
+        return f"a{r.sample_index}"
+
+    pred = run(
+        [
+            [{"type": "generator", "model": "m", "samples": 2}],
+            [{"type": "critic", "model": "m"}],
+            [{"type": "voter", "top_k": 1}],
+        ],
+        ac.ScriptedLM(answer),
+    )
+    assert pred.usage.failed_calls == 1 and pred.usage.calls == 2
+    notes = [r for r in pred.trace if not r.lm_call]
+    assert len(notes) == 1 and notes[0].fallback and "without critiques" in notes[0].fallback

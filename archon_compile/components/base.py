@@ -86,9 +86,7 @@ class Component(ABC, Generic[S]):
     def note(self, ctx: RunContext, fallback: str) -> None:
         """Record a fallback that happened without an LM call (e.g. a failed call's consequence)."""
         model = getattr(self.spec, "model", None) or "-"
-        ctx.trace.record(
-            CallRecord(component=self.node_id, model=model, fallback=fallback, error="no usable LM output")
-        )
+        ctx.trace.record(CallRecord(component=self.node_id, model=model, fallback=fallback, lm_call=False))
 
 
 async def gather_surviving(jobs: Sequence[Callable[[], Awaitable[R]]]) -> tuple[list[R], list[str]]:

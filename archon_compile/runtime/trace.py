@@ -23,6 +23,7 @@ class CallRecord(BaseModel):
     parse_ok: bool = True
     fallback: str | None = Field(None, description="what the component did when the output was unusable")
     error: str | None = None
+    lm_call: bool = Field(True, description="False for a note of a fallback taken without an LM call")
 
 
 class Usage(BaseModel):
@@ -37,6 +38,8 @@ class Usage(BaseModel):
     cost_known: bool = True
 
     def add(self, rec: CallRecord) -> None:
+        if not rec.lm_call:  # a fallback note: the failed call behind it was already counted
+            return
         if rec.error is not None:
             self.failed_calls += 1
             return
