@@ -176,7 +176,8 @@ class _ProgressBar:
 
     def __call__(self, event: TrialEvent) -> None:
         quality = f"dev {event.dev_quality:.3f}" if event.dev_quality is not None else ""
-        note = f"#{event.number} {event.state.lower()} {quality} {event.note or ''}"
+        skipped = (event.note or "").startswith("skipped")
+        note = f"#{event.number} {'' if skipped else event.state.lower()} {quality} {event.note or ''}"
         self.bar.update(self.task, completed=event.finished, description=note[:70])
 
 
