@@ -10,11 +10,11 @@ Robustness, in the order things can go wrong:
   finished in total, never more.
 - Cheap: one disk cache for the whole run (trials reuse the ranking's and each other's answers); an
   architecture already evaluated is not evaluated again, and its repeat is not counted as a trial (the
-  sampler is told its score and asked again); weak trials stop after a dev minibatch.
+  sampler is told it failed and asked again); weak trials stop after a dev minibatch.
 
 The default search (`default_sampler`, `prior`): a few paper-informed architectures first
-(`ArchonSpace.prior`), then seeded univariate TPE over the conditional space, with a median pruner
-that waits for half the dev items.
+(`ArchonSpace.prior`), then seeded multivariate TPE over the conditional space, with a paired pruner
+(`PairedPruner`: a trial stops when it is significantly worse than the best on the same dev items).
 """
 
 from __future__ import annotations
