@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from archon_compile import tasks
 from archon_compile.artifact import Artifact, ArtifactError, freeze, read, write
 from archon_compile.components import QueryFailed, register_normaliser
+from archon_compile.errors import ArchonError
 from archon_compile.lm.base import LM, LMError, LMRequest, LMResponse, Message
 from archon_compile.lm.scripted import ScriptedLM
 from archon_compile.program import Prediction, Program
@@ -87,6 +88,7 @@ def save(program: Program, path: str | Path) -> Path:
 __all__ = [
     "LM",
     "ArchitectureSpec",
+    "ArchonError",
     "ArchonSpace",
     "Artifact",
     "ArtifactError",

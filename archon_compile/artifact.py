@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
+from archon_compile.errors import ArchonError
 from archon_compile.components import REGISTRY
 from archon_compile.lm.redact import public_url, secret_values
 from archon_compile.signatures.base import SignatureInfo
@@ -29,7 +30,7 @@ ARTIFACT_KEYS = {"format", "schema_version", "sha256"}
 _PACKAGES = ("archon-compile", "pydantic", "litellm", "optuna", "llama-cpp-python")
 
 
-class ArtifactError(ValueError):
+class ArtifactError(ArchonError, ValueError):
     """An artifact that cannot be trusted or read; the message names the file and what to do."""
 
 

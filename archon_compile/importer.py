@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from archon_compile.errors import ArchonError
 from archon_compile.spec import DEFAULT_MAX_FUSER_INPUTS, ArchitectureSpec, ComponentSpec, SpecError
 
 # model_type -> LiteLLM provider prefix (the original's GENERATE_MAP keys).
@@ -45,7 +46,7 @@ UNREAD_KEYS = {
 _COMPONENT = TypeAdapter(ComponentSpec)
 
 
-class ArchonImportError(ValueError):
+class ArchonImportError(ArchonError, ValueError):
     """A config that cannot be converted; the message names the file, the place and the reason.
 
     `reason` is a short category for batch summaries, e.g. "invalid JSON" or "rule 1 (one component type

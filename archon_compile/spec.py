@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from archon_compile.errors import ArchonError
+
 DEFAULT_MAX_FUSER_INPUTS = 24
 
 
@@ -104,7 +106,7 @@ SOLO_TYPES = {"critic", "ranker", "voter", "verifier", "unit_test_generator", "u
 CANDIDATE_MAKERS = {"generator", "fuser"}
 
 
-class ConstructionError(ValueError):
+class ConstructionError(ArchonError, ValueError):
     """An architecture breaks one of ARCHON's construction rules."""
 
 
@@ -154,7 +156,7 @@ class ArchitectureSpec(_Base):
         return self.model_dump_json(indent=2, exclude_defaults=False)
 
 
-class SpecError(ValueError):
+class SpecError(ArchonError, ValueError):
     """A spec file that cannot be read or validated; the message names the file and the field."""
 
 

@@ -40,6 +40,7 @@ from optuna.trial import FrozenTrial, TrialState
 from pydantic import BaseModel
 from sqlalchemy.engine import make_url
 
+from archon_compile.errors import ArchonError
 from archon_compile.compiler.budget import Budget, Spent, TokenEstimate, estimate_tokens
 from archon_compile.compiler.objective import (
     Evaluation,
@@ -70,7 +71,7 @@ _COUNTED = (*_DONE, TrialState.RUNNING, TrialState.WAITING)
 _WORKER = {"host": socket.gethostname(), "pid": os.getpid()}
 
 
-class CompileError(RuntimeError):
+class CompileError(ArchonError, RuntimeError):
     """A compile that cannot start or produced nothing usable; the message says what to change."""
 
 

@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from archon_compile.errors import ArchonError
 from archon_compile.lm.base import LMRequest
 from archon_compile.runtime.calls import CallFailed, Outcome, Runtime
 from archon_compile.runtime.trace import CallRecord, Trace
@@ -21,7 +22,7 @@ T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R")
 
 
-class QueryFailed(RuntimeError):
+class QueryFailed(ArchonError, RuntimeError):
     """A layer was left with nothing to work with; the message names the layer and the last error."""
 
 

@@ -11,6 +11,8 @@ from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
+from archon_compile.errors import ArchonError
+
 
 class Message(BaseModel):
     """One chat message."""
@@ -60,7 +62,7 @@ class LMResponse(BaseModel):
     finish_reason: str | None = None
 
 
-class LMError(Exception):
+class LMError(ArchonError):
     """A failed LM call. `retryable` and `retry_after` drive the runtime's retry policy."""
 
     def __init__(

@@ -20,6 +20,7 @@ import atexit
 import threading
 from typing import Any
 
+from archon_compile.errors import ArchonError
 from archon_compile.lm.base import LMError, LMRequest, LMResponse, Message
 
 DEFAULT = "local/gemma-3-270m"
@@ -38,7 +39,7 @@ INSTALL_HINT = (
 )
 
 
-class LocalModelUnavailable(ImportError):
+class LocalModelUnavailable(ArchonError, ImportError):
     """llama-cpp-python (or the model package) is not installed."""
 
 

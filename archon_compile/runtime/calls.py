@@ -16,6 +16,7 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
+from archon_compile.errors import ArchonError
 from archon_compile.lm.base import LM, LMError, LMRequest, LMResponse
 from archon_compile.lm.redact import redact
 from archon_compile.runtime.cache import Cache, cache_key
@@ -52,7 +53,7 @@ class RetryPolicy(BaseModel):
         return max(backoff, retry_after or 0.0)
 
 
-class CallFailed(Exception):
+class CallFailed(ArchonError):
     """An LM call that failed for good (non-retryable, or retries exhausted)."""
 
 

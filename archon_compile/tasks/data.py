@@ -39,12 +39,14 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict
 
+from archon_compile.errors import ArchonError
+
 _TRUE = {"1", "on", "yes", "true"}
 _PROBE_TIMEOUT_S = 3.0
 _FORMATS = ".jsonl, .jsonl.gz, .json, .parquet or .csv"
 
 
-class DataError(ValueError):
+class DataError(ArchonError, ValueError):
     """A dataset could not be read or lacks a field a task needs; the message names the file and place."""
 
 

@@ -43,6 +43,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from archon_compile.errors import ArchonError
+
 CHILD = Path(__file__).with_name("sandbox_child.py")
 NOBODY = 65534
 MAX_CONCURRENT = os.cpu_count() or 2
@@ -87,7 +89,7 @@ class SandboxResult(BaseModel):
         return self.exit_code == 0 and self.killed_reason is None
 
 
-class SandboxUnavailable(RuntimeError):
+class SandboxUnavailable(ArchonError, RuntimeError):
     """The requested isolation mode cannot run on this machine."""
 
 
