@@ -17,10 +17,11 @@ from archon_compile.errors import ArchonError
 from archon_compile.lm.base import LM, LMError, LMRequest, LMResponse, Message
 from archon_compile.lm.scripted import ScriptedLM
 from archon_compile.program import Prediction, Program
+from archon_compile.rules import ConstructionError
 from archon_compile.runtime.cache import Cache
 from archon_compile.runtime.calls import RetryPolicy
 from archon_compile.runtime.trace import CallRecord, Usage
-from archon_compile.spec import ArchitectureSpec, ConstructionError, SpecError
+from archon_compile.spec import ArchitectureSpec, SpecError
 from archon_compile.tasks.base import Item, Task
 
 if TYPE_CHECKING:

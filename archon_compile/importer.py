@@ -18,8 +18,23 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from archon_compile.contract import ComponentSpecBase
 from archon_compile.errors import ArchonError
-from archon_compile.spec import DEFAULT_MAX_FUSER_INPUTS, ArchitectureSpec, ComponentSpec, SpecError
+from archon_compile.registry import spec_class, type_name
+from archon_compile.spec import (
+    DEFAULT_MAX_FUSER_INPUTS,
+    ArchitectureSpec,
+    ComponentSpec,
+    CriticSpec,
+    CritiquesOption,
+    FuserSpec,
+    GeneratorSpec,
+    RankerSpec,
+    SpecError,
+    UnitTestEvaluatorSpec,
+    UnitTestGeneratorSpec,
+    VerifierSpec,
+)
 
 # model_type -> LiteLLM provider prefix (the original's GENERATE_MAP keys).
 PROVIDERS = {
@@ -33,7 +48,6 @@ PROVIDERS = {
 # Self-hosted servers: the original ran vLLM in-process and called TGI; both speak the OpenAI API.
 SELF_HOSTED = {"vLLM", "tgi"}
 REWARD_MODEL_RANKERS = {"llm-blender/PairRM"}
-SINGLE_CALL = {"critic", "ranker", "verifier", "unit_test_generator", "unit_test_evaluator"}
 # Keys the original code never read for LM components (why each is ignored).
 UNREAD_KEYS = {
     "checkpoint": "a legacy key the original code never read",
@@ -144,8 +158,7 @@ def convert(data: object, source: str = "<config>", api_base: str | None = None)
                 for ci, raw in enumerate(raw_layers[li])
             ]
         )
-        kind = _layer_kind(raw_layers[li])
-        critiques = kind == "critic" or (critiques and kind in {"ranker", "verifier"})
+        critiques = _passes_critiques(spec_class(_layer_kind(raw_layers[li])), critiques)
     name = data.get("name") if isinstance(data.get("name"), str) else Path(source).stem
     spec_data = {
         "name": name,
@@ -260,6 +273,13 @@ def _layer_kind(items: list[dict[str, Any]]) -> str:
     return str(items[0].get("type"))
 
 
+def _passes_critiques(kind: type[ComponentSpecBase], critiqued: bool) -> bool:
+    """Whether the original passed critiques into the next layer: a critic's, or the ones a layer that
+    read them (a ranker or verifier: not a maker of new candidates) was given."""
+    reads = issubclass(kind, CritiquesOption)
+    return kind.adds_critiques or (critiqued and reads and not kind.makes_candidates)
+
+
 def _layer_order(layers: list[list[dict[str, Any]]], source: str, notes: _Notes) -> list[int]:
     """Original layer indices in converted order.
 
@@ -269,22 +289,25 @@ def _layer_order(layers: list[list[dict[str, Any]]], source: str, notes: _Notes)
     """
     order = list(range(len(layers)))
     kinds = [_layer_kind(items) for items in layers]
-    if len(layers) < 2 or kinds[0] != "unit_test_generator" or kinds[1] != "generator":
+    if len(layers) < 2 or not spec_class(kinds[1]).first_layer:
         return order
-    if "unit_test_evaluator" not in kinds:
+    first, consumer = kinds[0], spec_class(kinds[0]).comes_before
+    if consumer is None:
+        return order
+    if consumer not in kinds:
         raise ArchonImportError(
-            f"{source}: layer 0, component 0 (unit_test_generator): rule 5 (a unit_test_generator must be "
-            "followed by a unit_test_evaluator): no layer evaluates these tests; the original only appended "
+            f"{source}: layer 0, component 0 ({first}): rule 5 (a {first} must be "
+            f"followed by a {consumer}): no layer evaluates these tests; the original only appended "
             "them to the user message seen by later layers, which archon-compile does not do. Remove the "
-            "layer, or add a unit_test_evaluator",
+            f"layer, or add a {consumer}",
             "rule 5 (unit tests never evaluated)",
         )
-    evaluator = kinds.index("unit_test_evaluator")
+    evaluator = kinds.index(consumer)
     notes.add(
         0,
         0,
-        "unit_test_generator",
-        f"moved to right before the unit_test_evaluator of layer {evaluator} (rule 5); the original also "
+        first,
+        f"moved to right before the {consumer} of layer {evaluator} (rule 5); the original also "
         "appended the tests to the user message seen by the generators, which is not reproduced",
     )
     return [*order[1:evaluator], 0, *order[evaluator:]]
@@ -333,8 +356,8 @@ def _component(raw: dict[str, Any], ctx: _Ctx) -> dict[str, Any]:
     for key in ("temperature", "max_tokens"):
         if key in rest:
             out[key] = rest.pop(key)
-    _MAPPERS[ctx.kind](rest, out, ctx)
-    if ctx.kind in SINGLE_CALL:
+    _MAPPERS[spec_class(ctx.kind)](rest, out, ctx)
+    if "samples" not in spec_class(ctx.kind).model_fields:  # the original's single-call components
         samples = rest.pop("samples", 1)
         if samples != 1:
             ctx.note(
@@ -475,16 +498,17 @@ def _use_critiques(rest: dict[str, Any], out: dict[str, Any], ctx: _Ctx) -> None
         ctx.note(f"use_critiques={ctx.critiques}: {detail}")
 
 
-_MAPPERS: dict[str, Callable[[dict[str, Any], dict[str, Any], _Ctx], None]] = {
-    "generator": _generator,
-    "fuser": _fuser,
-    "critic": _critic,
-    "ranker": _ranker,
-    "verifier": _verifier,
-    "unit_test_generator": _unit_test_generator,
-    "unit_test_evaluator": _unit_test_evaluator,
+# The original's component types (the voter is this project's own), by the spec class each becomes.
+_MAPPERS: dict[type[ComponentSpecBase], Callable[[dict[str, Any], dict[str, Any], _Ctx], None]] = {
+    GeneratorSpec: _generator,
+    FuserSpec: _fuser,
+    CriticSpec: _critic,
+    RankerSpec: _ranker,
+    VerifierSpec: _verifier,
+    UnitTestGeneratorSpec: _unit_test_generator,
+    UnitTestEvaluatorSpec: _unit_test_evaluator,
 }
-TYPES = tuple(_MAPPERS)
+TYPES = tuple(type_name(cls) for cls in _MAPPERS)
 
 
 RULE_NAMES = {

@@ -11,9 +11,10 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
 
-from archon_compile.components import REGISTRY, Component, QueryFailed, RunContext
+from archon_compile.components import Component, QueryFailed, RunContext
 from archon_compile.lm.base import LM, Message
 from archon_compile.lm.resolve import Backends
+from archon_compile.registry import component_class
 from archon_compile.runtime.cache import Cache
 from archon_compile.runtime.calls import RetryPolicy, Runtime
 from archon_compile.runtime.trace import CallRecord, Trace, Usage
@@ -121,7 +122,7 @@ def _build_layer(li: int, layer: Sequence[Any]) -> list[Component[Any]]:
     built = []
     for ci, c in enumerate(layer):
         model = getattr(c, "model", None) or ""
-        built.append(REGISTRY[c.type](c, f"L{li}.C{ci}", used.get(model, 0)))
+        built.append(component_class(c.type)(c, f"L{li}.C{ci}", used.get(model, 0)))
         used[model] = used.get(model, 0) + getattr(c, "samples", 1)
     return built
 

@@ -1,18 +1,31 @@
-"""Architecture specs: pydantic models of components and layers, and ARCHON's construction rules.
+"""Architecture specs: the built-in component specs with their contracts, and layered architectures.
 
-A spec is pure data (JSON or YAML). `ArchitectureSpec` validates the rules of the paper (Table 4) when
-it is built, so an invalid architecture never reaches the runtime; errors name the layer, the component
-and the rule.
+A spec is pure data (JSON or YAML). A component's `type` selects its spec class from the registry (the
+built-ins below, plus plugins). `ArchitectureSpec` checks the rules of the paper (Table 4, `rules.py`)
+when it is built, so an invalid architecture never reaches the runtime; errors name the layer, the
+component and the rule.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from archon_compile import registry, rules
+from archon_compile.contract import ComponentSpecBase, Flow, TokenEstimate
 from archon_compile.errors import ArchonError
 
 DEFAULT_MAX_FUSER_INPUTS = 24
@@ -22,7 +35,7 @@ class _Base(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class LMParams(_Base):
+class LMParams(ComponentSpecBase):
     """The LM settings of a model-backed component."""
 
     model: str
@@ -31,48 +44,127 @@ class LMParams(_Base):
     max_tokens: int = Field(1024, ge=1)
 
 
+class CritiquesOption(ComponentSpecBase):
+    """Rule 3: a component that may be shown the critiques of its input."""
+
+    use_critiques: bool = False
+
+    def reads_critiques(self) -> bool:
+        return self.use_critiques
+
+
 class GeneratorSpec(LMParams):
     type: Literal["generator"] = "generator"
     samples: int = Field(1, ge=1)
 
+    component = "archon_compile.components.generator:Generator"
+    stands_alone = False
+    makes_candidates = True
+    first_layer = True
 
-class FuserSpec(LMParams):
+    def calls(self, n: int) -> int:
+        return self.samples
+
+    def leaves(self, n: int) -> int:
+        return self.samples
+
+    def tokens(self, flow: Flow) -> TokenEstimate:
+        """A generator reads the conversation alone."""
+        return TokenEstimate(input=self.samples * flow.query_tokens, output=self.samples * self.max_tokens)
+
+
+class FuserSpec(CritiquesOption, LMParams):
     type: Literal["fuser"] = "fuser"
     samples: int = Field(1, ge=1)
-    use_critiques: bool = False
     length_control: bool = False
     max_inputs: int = Field(DEFAULT_MAX_FUSER_INPUTS, ge=1)
+
+    component = "archon_compile.components.fuser:Fuser"
+    stands_alone = False
+    makes_candidates = True
+
+    def input_cap(self) -> int:
+        return self.max_inputs
+
+    def calls(self, n: int) -> int:
+        return self.samples
+
+    def leaves(self, n: int) -> int:
+        return self.samples
 
 
 class CriticSpec(LMParams):
     type: Literal["critic"] = "critic"
 
+    component = "archon_compile.components.critic:Critic"
+    adds_critiques = True
 
-class RankerSpec(LMParams):
+    def calls(self, n: int) -> int:
+        return 1
+
+    def passes_on(self, flow: Flow) -> Flow:
+        return flow.model_copy(update={"critique_tokens": self.max_tokens // max(flow.n, 1)})
+
+
+class RankerSpec(CritiquesOption, LMParams):
     type: Literal["ranker"] = "ranker"
     top_k: int = Field(5, ge=1)
-    use_critiques: bool = False
+
+    component = "archon_compile.components.ranker:Ranker"
+
+    def calls(self, n: int) -> int:
+        return 1
+
+    def leaves(self, n: int) -> int:
+        return min(n, self.top_k)
 
 
-class VoterSpec(_Base):
+class VoterSpec(ComponentSpecBase):
     """Model-free self-consistency: keeps the candidates with the most frequent normalised answer."""
 
     type: Literal["voter"] = "voter"
     top_k: int = Field(1, ge=1)
     normaliser: str = "text"
 
+    component = "archon_compile.components.voter:Voter"
 
-class VerifierSpec(LMParams):
+    def leaves(self, n: int) -> int:
+        return min(n, self.top_k)
+
+
+class VerifierSpec(CritiquesOption, LMParams):
     type: Literal["verifier"] = "verifier"
-    use_critiques: bool = False
+
+    component = "archon_compile.components.verifier:Verifier"
+
+    def calls(self, n: int) -> int:
+        return 2 * n
+
+    def tokens(self, flow: Flow) -> TokenEstimate:
+        """Each candidate alone; the verdict call also reads the reasoning call's answer."""
+        per_call = flow.prompt_tokens + flow.candidate_tokens + flow.critique_tokens + self.max_tokens // 2
+        calls = self.calls(flow.n)
+        return TokenEstimate(input=calls * per_call, output=calls * self.max_tokens)
 
 
 class UnitTestGeneratorSpec(LMParams):
     type: Literal["unit_test_generator"] = "unit_test_generator"
     num_tests: int = Field(5, ge=1, le=50)
 
+    component = "archon_compile.components.unit_tests:UnitTestGenerator"
+    comes_before = "unit_test_evaluator"
 
-class UnitTestEvaluatorSpec(_Base):
+    def calls(self, n: int) -> int:
+        return 1
+
+    def tokens(self, flow: Flow) -> TokenEstimate:
+        return TokenEstimate(input=flow.prompt_tokens, output=self.max_tokens)
+
+    def passes_on(self, flow: Flow) -> Flow:
+        return flow.model_copy(update={"test_tokens": self.max_tokens})
+
+
+class UnitTestEvaluatorSpec(ComponentSpecBase):
     """Judges candidates against the unit tests, with an LM (`mode="lm"`) or by execution in the sandbox."""
 
     type: Literal["unit_test_evaluator"] = "unit_test_evaluator"
@@ -83,31 +175,69 @@ class UnitTestEvaluatorSpec(_Base):
     max_tokens: int = Field(512, ge=1)
     top_k: int = Field(1, ge=1)
 
+    component = "archon_compile.components.unit_tests:UnitTestEvaluator"
+    comes_after = "unit_test_generator"
+
     @model_validator(mode="after")
     def _needs_model_for_lm(self) -> UnitTestEvaluatorSpec:
         if self.mode == "lm" and not self.model:
             raise ValueError("unit_test_evaluator with mode 'lm' needs a 'model'")
         return self
 
+    def calls(self, n: int) -> int:
+        return n if self.mode == "lm" else 0
 
-ComponentSpec = Annotated[
-    GeneratorSpec
-    | FuserSpec
-    | CriticSpec
-    | RankerSpec
-    | VoterSpec
-    | VerifierSpec
-    | UnitTestGeneratorSpec
-    | UnitTestEvaluatorSpec,
-    Field(discriminator="type"),
-]
+    def leaves(self, n: int) -> int:
+        return min(n, self.top_k)
 
-SOLO_TYPES = {"critic", "ranker", "voter", "verifier", "unit_test_generator", "unit_test_evaluator"}
-CANDIDATE_MAKERS = {"generator", "fuser"}
+    def tokens(self, flow: Flow) -> TokenEstimate:
+        """Each candidate alone, with the tests."""
+        calls = self.calls(flow.n)
+        per_call = flow.prompt_tokens + flow.candidate_tokens + flow.test_tokens
+        return TokenEstimate(input=calls * per_call, output=calls * self.max_tokens)
 
 
-class ConstructionError(ArchonError, ValueError):
-    """An architecture breaks one of ARCHON's construction rules."""
+BUILTIN: tuple[type[ComponentSpecBase], ...] = (
+    GeneratorSpec,
+    FuserSpec,
+    CriticSpec,
+    RankerSpec,
+    VoterSpec,
+    VerifierSpec,
+    UnitTestGeneratorSpec,
+    UnitTestEvaluatorSpec,
+)
+for _cls in BUILTIN:
+    registry.register_spec(_cls)
+
+
+def _component_spec(value: Any, handler: ValidatorFunctionWrapHandler) -> ComponentSpecBase:
+    """A component's dict validated by the spec class of its `type` (errors keep its place and type)."""
+    if isinstance(value, ComponentSpecBase):
+        return value
+    if not isinstance(value, dict):
+        raise PydanticCustomError("component", "a component is an object with a 'type'")
+    try:
+        cls = registry.spec_class(value.get("type"))
+    except registry.RegistryError as exc:
+        raise PydanticCustomError("component_type", str(exc)) from None
+    try:
+        return cls.model_validate(value)
+    except ValidationError as exc:
+        raise ValidationError.from_exception_data(
+            exc.title,
+            [
+                InitErrorDetails(
+                    type=PydanticCustomError(e["type"], e["msg"]),
+                    loc=(value["type"], *e["loc"]),
+                    input=e["input"],
+                )
+                for e in exc.errors()
+            ],
+        ) from None
+
+
+ComponentSpec = Annotated[SerializeAsAny[ComponentSpecBase], WrapValidator(_component_spec)]
 
 
 class ArchitectureSpec(_Base):
@@ -119,17 +249,17 @@ class ArchitectureSpec(_Base):
 
     @model_validator(mode="after")
     def _check_rules(self) -> ArchitectureSpec:
-        check_construction_rules(self)
+        rules.check_construction_rules(self.layers)
         return self
 
     # -- static analysis used by budgets and reports -------------------------------------------
     def candidate_counts(self) -> list[int]:
         """Upper bound of the candidates leaving each layer."""
-        return _flow(self)[0]
+        return rules.flow(self.layers)[0]
 
     def calls_per_query(self) -> int:
         """LM calls one query costs when every call succeeds first time (no retries, no cache)."""
-        return _flow(self)[1]
+        return rules.flow(self.layers)[1]
 
     def models(self) -> list[str]:
         seen: dict[str, None] = {}
@@ -190,92 +320,3 @@ def _explain(exc: ValidationError) -> str:
         msg = err["msg"].removeprefix("Value error, ")
         lines.append(f"  - {where}{field or ('' if where else '<root>')}: {msg}")
     return "\n".join(lines)
-
-
-def _where(layer: int, index: int, comp: BaseModel) -> str:
-    return f"layer {layer}, component {index} ({getattr(comp, 'type', '?')})"
-
-
-def check_construction_rules(spec: ArchitectureSpec) -> None:
-    """Raise ConstructionError naming the layer, component and rule broken by `spec`."""
-    critiqued = False
-    has_tests = False
-    n_layers = len(spec.layers)
-    for li, layer in enumerate(spec.layers):
-        if not layer:
-            raise ConstructionError(f"layer {li}: a layer needs at least one component")
-        types = {c.type for c in layer}
-        if len(types) > 1:
-            raise ConstructionError(
-                f"layer {li}: rule 1 (one component type per layer) broken by types {sorted(types)}"
-            )
-        kind = layer[0].type
-        if li == 0 and kind != "generator":
-            raise ConstructionError(f"{_where(li, 0, layer[0])}: rule 2 (the first layer holds generators)")
-        if li > 0 and kind == "generator":
-            raise ConstructionError(f"{_where(li, 0, layer[0])}: rule 2 (generators only in the first layer)")
-        if kind in SOLO_TYPES and len(layer) > 1:
-            raise ConstructionError(f"{_where(li, 1, layer[1])}: rule 4 (a {kind} stands alone in its layer)")
-        for ci, comp in enumerate(layer):
-            if getattr(comp, "use_critiques", False) and not critiqued:
-                raise ConstructionError(
-                    f"{_where(li, ci, comp)}: rule 3 (use_critiques needs a critic after the candidates "
-                    "were made and before this layer)"
-                )
-        if kind == "unit_test_evaluator" and not has_tests:
-            raise ConstructionError(
-                f"{_where(li, 0, layer[0])}: rule 5 (a unit_test_generator must come right before the "
-                "unit_test_evaluator)"
-            )
-        if kind == "unit_test_generator" and (
-            li + 1 >= n_layers or spec.layers[li + 1][0].type != "unit_test_evaluator"
-        ):
-            raise ConstructionError(
-                f"{_where(li, 0, layer[0])}: rule 5 (a unit_test_generator must be followed by a "
-                "unit_test_evaluator)"
-            )
-        if kind in CANDIDATE_MAKERS:
-            critiqued = False
-        elif kind == "critic":
-            critiqued = True
-        has_tests = kind == "unit_test_generator"
-    counts, _ = _flow(spec, check=True)
-    if counts[-1] != 1:
-        last = spec.layers[-1][0]
-        raise ConstructionError(
-            f"{_where(n_layers - 1, 0, last)}: rule 6 (the last layer must leave exactly one candidate; "
-            f"this one may leave {counts[-1]}: end with a single fuser with samples 1, or a ranker, voter "
-            "or unit_test_evaluator with top_k 1)"
-        )
-
-
-def _flow(spec: ArchitectureSpec, check: bool = False) -> tuple[list[int], int]:
-    """Propagate candidate counts (upper bounds) and count LM calls per query."""
-    n = 0
-    calls = 0
-    counts: list[int] = []
-    for li, layer in enumerate(spec.layers):
-        for ci, c in enumerate(layer):
-            if check and isinstance(c, FuserSpec) and n > c.max_inputs:
-                raise ConstructionError(
-                    f"{_where(li, ci, c)}: a fuser's input is capped at max_inputs={c.max_inputs} "
-                    f"candidates but this layer receives {n}"
-                )
-        head = layer[0]
-        if isinstance(head, GeneratorSpec | FuserSpec):
-            n = sum(getattr(c, "samples", 1) for c in layer)
-            calls += n
-        elif isinstance(head, CriticSpec | UnitTestGeneratorSpec):
-            calls += 1
-        elif isinstance(head, RankerSpec):
-            calls += 1
-            n = min(n, head.top_k)
-        elif isinstance(head, VoterSpec):
-            n = min(n, head.top_k)
-        elif isinstance(head, VerifierSpec):
-            calls += 2 * n
-        elif isinstance(head, UnitTestEvaluatorSpec):
-            calls += n if head.mode == "lm" else 0
-            n = min(n, head.top_k)
-        counts.append(n)
-    return counts, calls

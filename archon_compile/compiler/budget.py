@@ -9,16 +9,15 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from archon_compile.contract import Flow, TokenEstimate
+from archon_compile.rules import flow_tokens
 from archon_compile.runtime.trace import Usage
 from archon_compile.spec import ArchitectureSpec
 
+__all__ = ["INSTRUCTION_TOKENS", "Budget", "Spent", "TokenEstimate", "estimate_tokens"]
+
 INSTRUCTION_TOKENS = 120
 """Tokens a component's instructions add to a prompt (the longest built-in instruction is ~90 words)."""
-
-
-class TokenEstimate(BaseModel):
-    input: int
-    output: int
 
 
 class Spent(BaseModel):
@@ -71,39 +70,6 @@ class Budget(BaseModel):
 
 
 def estimate_tokens(spec: ArchitectureSpec, query_tokens: int) -> TokenEstimate:
-    """Upper bounds of the input and output tokens of one query through `spec`."""
-    prompt_in = query_tokens + INSTRUCTION_TOKENS
-    n, cand_len, critique_len, tests = 0, 0, 0, 0
-    total_in = total_out = 0
-    counts = spec.candidate_counts()
-    for layer, leaving in zip(spec.layers, counts, strict=True):
-        kind = layer[0].type
-        max_out = getattr(layer[0], "max_tokens", 0)
-        shown = n * (cand_len + critique_len)
-        if kind == "generator":
-            calls, per_call_in = leaving, query_tokens
-        elif kind == "fuser":
-            calls, per_call_in = leaving, prompt_in + shown
-        elif kind in ("critic", "ranker"):
-            calls, per_call_in = 1, prompt_in + shown
-        elif kind == "verifier":
-            calls, per_call_in = (
-                2 * n,
-                prompt_in + cand_len + critique_len + max_out // 2,
-            )  # 2nd call sees the 1st
-        elif kind == "unit_test_generator":
-            calls, per_call_in = 1, prompt_in
-        elif kind == "unit_test_evaluator" and layer[0].mode == "lm":  # type: ignore[union-attr]
-            calls, per_call_in = n, prompt_in + cand_len + tests
-        else:  # voter, sandboxed tests: no LM call
-            calls, per_call_in = 0, 0
-        total_in += calls * per_call_in
-        total_out += calls * max_out
-        if kind in ("generator", "fuser"):
-            cand_len, critique_len = max_out, 0
-        elif kind == "critic":
-            critique_len = max_out // max(n, 1)
-        elif kind == "unit_test_generator":
-            tests = max_out
-        n = leaving
-    return TokenEstimate(input=total_in, output=total_out)
+    """Upper bounds of the input and output tokens of one query through `spec` (each component's
+    contract says what its calls read and write)."""
+    return flow_tokens(spec.layers, Flow(query_tokens=query_tokens, instruction_tokens=INSTRUCTION_TOKENS))

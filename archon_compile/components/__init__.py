@@ -1,4 +1,4 @@
-"""Components: one base class, one module per component, and the registry the program builds from."""
+"""Components: one base class and one module per component (each spec names its class: `spec.py`)."""
 
 from archon_compile.components.base import Component, QueryFailed, RunContext
 from archon_compile.components.critic import Critic
@@ -9,20 +9,8 @@ from archon_compile.components.unit_tests import UnitTestEvaluator, UnitTestGene
 from archon_compile.components.verifier import Verifier
 from archon_compile.components.voter import NORMALISERS, Voter, register_normaliser
 
-REGISTRY: dict[str, type[Component]] = {  # type: ignore[type-arg]
-    "generator": Generator,
-    "fuser": Fuser,
-    "critic": Critic,
-    "ranker": Ranker,
-    "voter": Voter,
-    "verifier": Verifier,
-    "unit_test_generator": UnitTestGenerator,
-    "unit_test_evaluator": UnitTestEvaluator,
-}
-
 __all__ = [
     "NORMALISERS",
-    "REGISTRY",
     "Component",
     "Critic",
     "Fuser",
