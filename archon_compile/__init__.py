@@ -16,6 +16,7 @@ from archon_compile.components import QueryFailed, register_normaliser
 from archon_compile.errors import ArchonError
 from archon_compile.lm.base import LM, LMError, LMRequest, LMResponse, Message
 from archon_compile.lm.scripted import ScriptedLM
+from archon_compile.plugins import register_component
 from archon_compile.program import Prediction, Program
 from archon_compile.rules import ConstructionError
 from archon_compile.runtime.cache import Cache
@@ -117,6 +118,7 @@ __all__ = [
     "compile",
     "evaluate",
     "load",
+    "register_component",
     "register_normaliser",
     "save",
     "tasks",

@@ -18,7 +18,8 @@ from pydantic import BaseModel, Field, ValidationError
 
 from archon_compile.errors import ArchonError
 from archon_compile.lm.redact import public_url, secret_values
-from archon_compile.registry import component_class
+from archon_compile.plugins import plugins_of
+from archon_compile.registry import PluginInfo, RegistryError, component_class, spec_class
 from archon_compile.signatures.base import SignatureInfo
 from archon_compile.spec import ArchitectureSpec, SpecError, read_spec_file
 
@@ -54,6 +55,9 @@ class Artifact(BaseModel):
     architecture: ArchitectureSpec
     nodes: list[NodeInfo]
     lm_config: dict[str, list[str]]
+    plugins: list[PluginInfo] = Field(
+        default_factory=list, description="the plugin packages (and versions) whose components it uses"
+    )
     provenance: Provenance
     sha256: str = ""
 
@@ -83,6 +87,7 @@ def freeze(spec: ArchitectureSpec, search: dict[str, Any] | None = None) -> Arti
         architecture=spec,
         nodes=nodes,
         lm_config={"models": spec.models(), "api_bases": api_bases},
+        plugins=plugins_of({c.type for layer in spec.layers for c in layer}),
         provenance=Provenance(
             created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             package_versions=_versions(),
@@ -126,10 +131,30 @@ def read(path: str | Path) -> Artifact | ArchitectureSpec:
             f"{path}: content hash mismatch: the file was modified after it was compiled. "
             "Recompile it, or restore the original file"
         )
+    _require_plugins(path, data.get("plugins"))
     try:
         return Artifact.model_validate(data)
     except (ValidationError, SpecError) as exc:
         raise ArtifactError(f"{path}: not a valid artifact: {exc}") from None
+
+
+def _require_plugins(path: str | Path, plugins: object) -> None:
+    """Refuse, naming the package, an artifact whose plugin components are not installed here."""
+    for raw in plugins if isinstance(plugins, list) else []:
+        try:
+            plugin = PluginInfo.model_validate(raw)
+        except ValidationError:
+            raise ArtifactError(f"{path}: not a valid artifact: malformed plugin entry {raw!r}") from None
+        try:
+            spec_class(plugin.type)
+        except RegistryError:
+            package = plugin.distribution or plugin.module
+            pin = f"=={plugin.version}" if plugin.version else ""
+            raise ArtifactError(
+                f"{path}: uses component type {plugin.type!r} from the plugin {package!r} "
+                f"{plugin.version or ''}, which is not installed: `pip install '{package}{pin}'` (or "
+                "register the type with archon_compile.register_component before loading)"
+            ) from None
 
 
 def assert_no_secrets(text: str, where: str) -> None:

@@ -38,7 +38,7 @@ class PluginInfo(BaseModel):
 _SPECS: dict[str, type[ComponentSpecBase]] = {}
 _ORIGINS: dict[str, PluginInfo] = {}
 _COMPONENTS: dict[str, type[Any]] = {}
-_entry_points_loaded = False
+_loaded: set[str] = set()
 
 
 def type_name(spec_cls: type[ComponentSpecBase]) -> str:
@@ -92,6 +92,7 @@ def spec_class(kind: object) -> type[ComponentSpecBase]:
 
 
 def known_types() -> list[str]:
+    """Every registered type, installed plugins included."""
     load_entry_points()
     return list(_SPECS)
 
@@ -104,24 +105,29 @@ def origin(kind: str) -> PluginInfo:
 def component_class(kind: str) -> type[Any]:
     """The component class that runs `kind`, imported from the spec's `component` path once."""
     if kind not in _COMPONENTS:
-        path = spec_class(kind).component
-        module, _, name = path.partition(":")
-        try:
-            _COMPONENTS[kind] = getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError) as exc:
-            raise RegistryError(
-                f"component type {kind!r}: cannot import its component class {path!r}: {exc}"
-            ) from None
+        _COMPONENTS[kind] = import_component(spec_class(kind))
     return _COMPONENTS[kind]
 
 
+def import_component(spec_cls: type[ComponentSpecBase]) -> type[Any]:
+    """The class named by `spec_cls.component` ("package.module:Class")."""
+    path = spec_cls.component
+    module, _, name = path.partition(":")
+    try:
+        return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise RegistryError(
+            f"component type {type_name(spec_cls)!r}: cannot import its component class {path!r}: {exc}"
+        ) from None
+
+
 def load_entry_points() -> None:
-    """Register the spec class of every installed plugin, once (a broken plugin names itself)."""
-    global _entry_points_loaded
-    if _entry_points_loaded:
-        return
-    _entry_points_loaded = True
+    """Register the spec class of every installed plugin not loaded yet (a broken plugin names itself).
+    Called when a type is not found, so a package installed while the process runs is still found."""
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name in _SPECS or ep.value in _loaded:
+            continue
+        _loaded.add(ep.value)
         dist = ep.dist.name if ep.dist is not None else None
         try:
             spec_cls = ep.load()
@@ -129,8 +135,13 @@ def load_entry_points() -> None:
             raise RegistryError(
                 f"plugin {dist or ep.value!r}: entry point {ep.name!r} ({ep.value}) failed to load: {exc}"
             ) from exc
-        kind = register_spec(spec_cls, dist, ep.dist.version if ep.dist is not None else None)
-        if kind != ep.name:
+        if not (isinstance(spec_cls, type) and issubclass(spec_cls, ComponentSpecBase)):
             raise RegistryError(
-                f"plugin {dist!r}: entry point {ep.name!r} names a spec of type {kind!r}; make them equal"
+                f"plugin {dist!r}: entry point {ep.name!r} is not a ComponentSpecBase subclass"
             )
+        if type_name(spec_cls) != ep.name:
+            raise RegistryError(
+                f"plugin {dist!r}: entry point {ep.name!r} names a spec of type {type_name(spec_cls)!r}; "
+                "make them equal"
+            )
+        register_spec(spec_cls, dist, ep.dist.version if ep.dist is not None else None)

@@ -27,6 +27,7 @@ from archon_compile import signatures
 from archon_compile.components.voter import NORMALISERS, vote_order
 from archon_compile.lm.base import LMRequest, Message
 from archon_compile.spec import ArchitectureSpec, SpecError
+from archon_compile.testing.strategies import architecture_specs, component
 
 FIXTURES_OK = [HealthCheck.function_scoped_fixture]  # tmp_path is only written to, never read across examples
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=FIXTURES_OK)
@@ -215,61 +216,7 @@ def test_unit_test_verdicts_round_trip(passed):
 
 # -- construction rules ---------------------------------------------------------------------------------
 
-MODELS = st.sampled_from(["openai/gpt-4o-mini", "together_ai/Qwen/Qwen2-72B-Instruct", "local"])
-LM_KEYS = {
-    "model": MODELS,
-    "temperature": st.sampled_from([0.0, 0.7, 1.2]),
-    "max_tokens": st.integers(1, 4096),
-}
-
-
-def component(kind: str, **fixed: Any) -> st.SearchStrategy[dict[str, Any]]:
-    keys: dict[str, Any] = {} if kind == "voter" else dict(LM_KEYS)
-    if kind == "unit_test_evaluator":
-        keys = {"model": MODELS}
-    return st.fixed_dictionaries({"type": st.just(kind), **keys, **{k: st.just(v) for k, v in fixed.items()}})
-
-
-@st.composite
-def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
-    """Specs built by the paper's rules (the search space's shapes): spec.py must accept all of them."""
-    layers = [draw(st.lists(component("generator", samples=draw(st.integers(1, 3))), min_size=1, max_size=4))]
-    critiqued = False
-    for block in draw(
-        st.lists(st.sampled_from(["fuse", "critic", "rank", "verify", "vote", "tests"]), max_size=4)
-    ):
-        if block == "fuse":
-            n = draw(st.integers(1, 3))
-            layers.append(
-                [
-                    draw(component("fuser", use_critiques=critiqued, samples=draw(st.integers(1, 2))))
-                    for _ in range(n)
-                ]
-            )
-            critiqued = False
-        elif block == "critic":
-            layers.append([draw(component("critic"))])
-            critiqued = True
-        elif block == "rank":
-            layers.append([draw(component("ranker", top_k=draw(st.integers(1, 5)), use_critiques=critiqued))])
-        elif block == "verify":
-            layers.append([draw(component("verifier", use_critiques=critiqued))])
-        elif block == "vote":
-            layers.append([draw(component("voter", top_k=draw(st.integers(1, 5))))])
-        else:
-            layers.append([draw(component("unit_test_generator", num_tests=draw(st.integers(1, 5))))])
-            layers.append([draw(component("unit_test_evaluator", top_k=draw(st.integers(1, 5))))])
-    last = draw(st.sampled_from(["fuse", "rank", "vote", "tests"]))
-    if last == "fuse":
-        layers.append([draw(component("fuser", use_critiques=critiqued))])
-    elif last == "rank":
-        layers.append([draw(component("ranker", top_k=1, use_critiques=critiqued))])
-    elif last == "vote":
-        layers.append([draw(component("voter", top_k=1))])
-    else:
-        layers.append([draw(component("unit_test_generator"))])
-        layers.append([draw(component("unit_test_evaluator", top_k=1))])
-    return {"name": draw(st.text(string.ascii_letters + "-", min_size=1, max_size=12)), "layers": layers}
+valid_specs = architecture_specs
 
 
 ANY_COMPONENT = st.one_of(
