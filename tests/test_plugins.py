@@ -9,13 +9,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import optuna
 import pytest
 
 import archon_compile as ac
 from archon_compile import registry
 from archon_compile.compiler.budget import Budget, estimate_tokens
+from archon_compile.compiler.space import ROLES, Choice
+from archon_compile.compiler.space_layers import SpaceOption
 from archon_compile.plugins import ComponentSpecBase, RegistryError
 from archon_compile.serve import ServeOptions, ServerThread, create_app
+from archon_compile.spec import VoterSpec
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "self_refine"
 G = {"type": "generator", "model": "m", "samples": 3}
@@ -145,3 +149,80 @@ def test_registration_is_checked(fresh_registry: None, monkeypatch):
 
     with pytest.raises(RegistryError, match="must stand alone"):
         ac.register_component(Filter)
+
+
+def plugin_space(**kw: object) -> ac.ArchonSpace:
+    from archon_self_refine import SelfRefineSpec
+
+    options = (
+        SpaceOption(name="refine", axis="extra", component=SelfRefineSpec(model="any")),
+        SpaceOption(name="numeric_vote", axis="selector", component=VoterSpec(normaliser="number")),
+    )
+    axes: dict[str, object] = {
+        "top_k_models": (1, 2),
+        "samples": (1, 3),
+        "fusion_layers": (0, 1),
+        "selectors": ("none", "voter"),
+        "final_checks": ("none",),
+    }
+    return ac.ArchonSpace(**(axes | kw), options=options)  # type: ignore[arg-type]
+
+
+def test_the_search_space_offers_a_plugin_as_an_axis_and_as_a_role_option(installed: Path):
+    space, pool = plugin_space(), ["m0", "m1", "m2"]
+    roles = {f"{r}_model": "m0" for r in ROLES}
+    choice = Choice(
+        top_k_models=2,
+        samples=3,
+        fusion_layers=1,
+        fusers_per_layer=2,
+        selector="numeric_vote",
+        final_check="none",
+        extras=("refine",),
+        option_models=(("refine", "m1"),),
+        **roles,
+    )
+    s = space.build(choice, pool)
+    assert [layer[0].type for layer in s.layers] == ["generator", "voter", "fuser", "self_refine"]
+    assert (s.layers[1][0].normaliser, s.layers[1][0].top_k) == ("number", 5)  # type: ignore[attr-defined]
+    assert s.layers[-1][0].model == "m1"  # type: ignore[attr-defined]
+    assert space.params(choice) | {"refine_model": "m1"} == space.params(choice)
+    plain = ac.ArchonSpace(
+        **{
+            k: getattr(space, k)
+            for k in ("top_k_models", "samples", "fusion_layers", "selectors", "final_checks")
+        }
+    )
+    assert space.size(3).valid_architectures > 2 * plain.size(3).valid_architectures
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3))
+    seen = set()
+    for _ in range(40):
+        trial = study.ask()
+        choice = space.suggest(trial, pool)
+        assert space.params(choice) == trial.params  # what the prior and repeats rely on
+        seen.add((choice.selector, "refine" in choice.extras))
+        study.tell(trial, 0.0)
+        try:
+            types = [layer[0].type for layer in space.build(choice, pool).layers]
+        except ac.SpecError as exc:  # skipped before any call, like every invalid combination
+            assert "rule 6" in str(exc)
+            continue
+        assert ("self_refine" in types) == ("refine" in choice.extras)
+    assert {("numeric_vote", True), ("none", False)} <= seen
+
+
+def test_a_compile_searches_over_a_plugin(installed: Path, tmp_path: Path):
+    from compiler_pool import MODELS, pool, task
+
+    result = ac.compile(
+        task(20),
+        MODELS,
+        space=plugin_space(),
+        trials=6,
+        seed=0,
+        run_dir=tmp_path / "run",
+        dev_size=8,
+        lms=pool(),
+    )
+    rows = [t for t in result.report.trials if t.params.get("refine")]
+    assert rows and any(t.dev_quality is not None for t in rows)

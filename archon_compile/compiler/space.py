@@ -26,7 +26,14 @@ from typing import TYPE_CHECKING, Any, Literal
 import optuna
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from archon_compile.spec import DEFAULT_MAX_FUSER_INPUTS, ArchitectureSpec, SpecError
+from archon_compile.compiler.space_layers import Layer, SpaceOption, check_layers, selector_layers
+from archon_compile.spec import (
+    DEFAULT_MAX_FUSER_INPUTS,
+    ArchitectureSpec,
+    FuserSpec,
+    GeneratorSpec,
+    SpecError,
+)
 
 if TYPE_CHECKING:
     from archon_compile.tasks.base import Task
@@ -72,13 +79,15 @@ class Choice(BaseModel):
     samples: int = Field(ge=1)
     fusion_layers: int = Field(ge=0)
     fusers_per_layer: int = Field(ge=1)
-    selector: Selector
-    final_check: Check
+    selector: str = Field(description="a Selector, or the name of a SpaceOption on the selector axis")
+    final_check: str = Field(description="a Check, or the name of a SpaceOption on the final_check axis")
     fuser_model: str
     critic_model: str
     ranker_model: str
     verifier_model: str
     unit_test_model: str
+    extras: tuple[str, ...] = Field((), description="the `extra` SpaceOptions switched on")
+    option_models: tuple[tuple[str, str], ...] = Field((), description="(option name, model) pairs")
 
 
 class SpaceSize(BaseModel):
@@ -94,7 +103,9 @@ class ArchonSpace(BaseModel):
 
     `fusion_layers` may start at 0: the architecture then ends with the selector (ranker or voter with
     top_k 1) or a unit-test evaluator instead of a fuser. `role_models` restricts the models that may
-    fill the fuser/critic/ranker/verifier/unit-test roles (default: the whole pool).
+    fill the fuser/critic/ranker/verifier/unit-test roles (default: the whole pool). `options` add
+    components, plugins' included, as more choices of the selector or final-check axis or as extra
+    axes (`SpaceOption`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -112,6 +123,7 @@ class ArchonSpace(BaseModel):
     temperature: float = Field(0.7, ge=0.0, le=2.0)
     max_tokens: int = Field(1024, ge=1)
     max_fuser_inputs: int = Field(DEFAULT_MAX_FUSER_INPUTS, ge=1)
+    options: tuple[SpaceOption, ...] = ()
 
     @field_validator("selectors", "final_checks")
     @classmethod
@@ -124,7 +136,21 @@ class ArchonSpace(BaseModel):
     def _positive_top_k(self) -> ArchonSpace:
         if self.top_k_models.high < 1 or self.samples.low < 1:
             raise ValueError("top_k_models needs high >= 1 and samples needs low >= 1")
+        names = [o.name for o in self.options]
+        taken = {*Choice.model_fields, *self.selectors, *self.final_checks, *(f"{r}_model" for r in ROLES)}
+        clash = sorted({n for n in names if names.count(n) > 1 or n in taken})
+        if clash:
+            raise ValueError(f"option names {clash} repeat or clash with the space's own axes and choices")
         return self
+
+    def axis_choices(self, axis: str) -> list[str]:
+        """The built-in choices of the selector or final_check axis, then its options'."""
+        own = self.selectors if axis == "selector" else self.final_checks
+        return [*own, *(o.name for o in self.options if o.axis == axis)]
+
+    def options_used(self, choice: Choice) -> list[SpaceOption]:
+        on = {choice.selector, choice.final_check, *choice.extras}
+        return [o for o in self.options if o.name in on]
 
     @classmethod
     def for_task(cls, task: Task) -> ArchonSpace:
@@ -150,11 +176,23 @@ class ArchonSpace(BaseModel):
                 if depth >= 2
                 else self.fusers_per_layer.low
             ),
-            selector=trial.suggest_categorical("selector", list(self.selectors)),
-            final_check=trial.suggest_categorical("final_check", list(self.final_checks)),
+            selector=trial.suggest_categorical("selector", self.axis_choices("selector")),
+            final_check=trial.suggest_categorical("final_check", self.axis_choices("final_check")),
             **{f"{role}_model": roles[0] for role in ROLES},
+            extras=tuple(
+                o.name
+                for o in self.options
+                if o.axis == "extra" and trial.suggest_categorical(o.name, [False, True])
+            ),
         )
-        used = {f"{r}_model": trial.suggest_categorical(f"{r}_model", roles) for r in roles_used(base)}
+        used: dict[str, Any] = {
+            f"{r}_model": trial.suggest_categorical(f"{r}_model", roles) for r in roles_used(base)
+        }
+        used["option_models"] = tuple(
+            (o.name, trial.suggest_categorical(f"{o.name}_model", roles))
+            for o in self.options_used(base)
+            if o.has_model
+        )
         return base.model_copy(update=used)
 
     def prior(self, ranking: Sequence[str]) -> list[dict[str, Any]]:
@@ -189,9 +227,13 @@ class ArchonSpace(BaseModel):
 
     def params(self, choice: Choice) -> dict[str, Any]:
         """The trial parameters `suggest` would sample to produce `choice` (only the axes it uses)."""
-        params: dict[str, Any] = choice.model_dump(exclude={f"{r}_model" for r in ROLES})
+        params: dict[str, Any] = choice.model_dump(
+            exclude={"extras", "option_models", *(f"{r}_model" for r in ROLES)}
+        )
         if choice.fusion_layers < 2:
             del params["fusers_per_layer"]
+        params |= {o.name: o.name in choice.extras for o in self.options if o.axis == "extra"}
+        params |= {f"{name}_model": model for name, model in choice.option_models}
         return params | {f"{r}_model": getattr(choice, f"{r}_model") for r in roles_used(choice)}
 
     def build(self, choice: Choice, ranking: Sequence[str], name: str = "compiled") -> ArchitectureSpec:
@@ -200,12 +242,8 @@ class ArchonSpace(BaseModel):
         Raises SpecError (naming the rule) when the combination is not a valid architecture.
         """
         lm = {"temperature": self.temperature, "max_tokens": self.max_tokens}
-        layers: list[list[dict[str, Any]]] = [
-            [
-                {"type": "generator", "model": m, "samples": choice.samples, **lm}
-                for m in ranking[: choice.top_k_models]
-            ]
-        ]
+        gens = [GeneratorSpec(model=m, samples=choice.samples, **lm) for m in ranking[: choice.top_k_models]]
+        layers: list[Layer] = [list(gens)]
         critiqued = choice.selector == "critic_ranker"
         if choice.fusion_layers == 0:
             layers += self._check(choice, lm, critiqued, last=choice.selector == "none")
@@ -215,66 +253,34 @@ class ArchonSpace(BaseModel):
             layers += self._select(choice, lm, top_k=self.ranker_top_k)
             if last:
                 layers += self._check(choice, lm, critiqued, last=False)
-            fusers = 1 if last else choice.fusers_per_layer
-            layers.append(
-                [
-                    {
-                        "type": "fuser",
-                        "model": choice.fuser_model,
-                        "use_critiques": critiqued,
-                        "max_inputs": self.max_fuser_inputs,
-                        **lm,
-                    }
-                ]
-                * fusers
+            fuser = FuserSpec(
+                model=choice.fuser_model, use_critiques=critiqued, max_inputs=self.max_fuser_inputs, **lm
             )
+            layers.append([fuser] * (1 if last else choice.fusers_per_layer))
+        models = dict(choice.option_models)
+        layers += [o.layer(models.get(o.name)) for o in self.options if o.name in choice.extras]
         return ArchitectureSpec.from_data({"name": name, "layers": layers}, source=f"architecture {choice}")
 
-    def _select(self, choice: Choice, lm: dict[str, Any], top_k: int) -> list[list[dict[str, Any]]]:
-        if choice.selector == "critic_ranker":
-            return [
-                [{"type": "critic", "model": choice.critic_model, **lm}],
-                [
-                    {
-                        "type": "ranker",
-                        "model": choice.ranker_model,
-                        "top_k": top_k,
-                        "use_critiques": True,
-                        **lm,
-                    }
-                ],
-            ]
-        if choice.selector == "voter":
-            return [[{"type": "voter", "top_k": top_k, "normaliser": self.voter_normaliser}]]
-        return []
+    def _models(self, choice: Choice) -> dict[str, str]:
+        return {r: getattr(choice, f"{r}_model") for r in ROLES} | dict(choice.option_models)
 
-    def _check(
-        self, choice: Choice, lm: dict[str, Any], critiqued: bool, last: bool
-    ) -> list[list[dict[str, Any]]]:
-        if choice.final_check == "verifier":
-            return [[{"type": "verifier", "model": choice.verifier_model, "use_critiques": critiqued, **lm}]]
-        if choice.final_check in ("unit_tests", "executed_tests"):
-            executed = choice.final_check == "executed_tests"
-            return [
-                [
-                    {
-                        "type": "unit_test_generator",
-                        "model": choice.unit_test_model,
-                        "num_tests": self.num_unit_tests,
-                        **lm,
-                    }
-                ],
-                [
-                    {
-                        "type": "unit_test_evaluator",
-                        "mode": "sandbox" if executed else "lm",
-                        "model": None if executed else choice.unit_test_model,
-                        "top_k": 1 if last else self.ranker_top_k,
-                        **lm,
-                    }
-                ],
-            ]
-        return []
+    def _option(self, name: str) -> SpaceOption | None:
+        return next((o for o in self.options if o.name == name), None)
+
+    def _select(self, choice: Choice, lm: dict[str, Any], top_k: int) -> list[Layer]:
+        option = self._option(choice.selector)
+        if option is not None:
+            return [option.layer(self._models(choice).get(option.name), top_k)]
+        return selector_layers(choice.selector, self._models(choice), lm, top_k, self.voter_normaliser)
+
+    def _check(self, choice: Choice, lm: dict[str, Any], critiqued: bool, last: bool) -> list[Layer]:
+        top_k = 1 if last else self.ranker_top_k
+        option = self._option(choice.final_check)
+        if option is not None:
+            return [option.layer(self._models(choice).get(option.name), top_k)]
+        return check_layers(
+            choice.final_check, self._models(choice), lm, critiqued, top_k, self.num_unit_tests
+        )
 
     def size(self, pool_size: int) -> SpaceSize:
         """Count parameter combinations and distinct valid architectures for a pool of `pool_size`."""
@@ -295,19 +301,15 @@ def _size(space: ArchonSpace, pool_size: int) -> SpaceSize:
     roles = len(space.roles_pool(pool))
     ks, samples = space.top_k_models.values(cap=pool_size), space.samples.values()
     depths, widths = space.fusion_layers.values(), space.fusers_per_layer.values()
+    selectors, checks = space.axis_choices("selector"), space.axis_choices("final_check")
+    extras = [o.name for o in space.options if o.axis == "extra"]
+    modelled = [o for o in space.options if o.has_model]
     combinations = (
-        len(ks)
-        * len(samples)
-        * len(depths)
-        * len(widths)
-        * len(space.selectors)
-        * len(space.final_checks)
-        * roles ** len(ROLES)
-    )
+        len(ks) * len(samples) * len(depths) * len(widths) * len(selectors) * len(checks) * 2 ** len(extras)
+    ) * roles ** (len(ROLES) + len(modelled))
     valid = 0
-    for k, s, depth, sel, check in itertools.product(
-        ks, samples, depths, space.selectors, space.final_checks
-    ):
+    switches = list(itertools.product(*[[(), (name,)] for name in extras]))
+    for k, s, depth, sel, check, on in itertools.product(ks, samples, depths, selectors, checks, switches):
         for width in widths if depth >= 2 else widths[:1]:
             choice = Choice(
                 top_k_models=k,
@@ -317,12 +319,21 @@ def _size(space: ArchonSpace, pool_size: int) -> SpaceSize:
                 selector=sel,
                 final_check=check,
                 **{f"{r}_model": pool[0] for r in ROLES},
+                extras=tuple(name for part in on for name in part),
+            )
+            choice = choice.model_copy(
+                update={
+                    "option_models": tuple(
+                        (o.name, pool[0]) for o in space.options_used(choice) if o.has_model
+                    )
+                }
             )
             try:
                 space.build(choice, pool)
             except SpecError:
                 continue
-            valid += roles ** len(roles_used(choice))
+            used = len(roles_used(choice)) + sum(o.has_model for o in space.options_used(choice))
+            valid += roles**used
     return SpaceSize(pool_size=pool_size, combinations=combinations, valid_architectures=valid)
 
 
