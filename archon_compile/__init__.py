@@ -26,7 +26,15 @@ from archon_compile.spec import ArchitectureSpec, SpecError
 from archon_compile.tasks.base import Item, Task
 
 if TYPE_CHECKING:
-    from archon_compile.compiler import ArchonSpace, Budget, CompileError, CompileResult, Objective, compile
+    from archon_compile.compiler import (
+        ArchonSpace,
+        Budget,
+        CompileError,
+        CompileResult,
+        Objective,
+        SpaceOption,
+        compile,
+    )
     from archon_compile.evaluation import EvalReport, evaluate
 
 # The compiler (Optuna) and the evaluation harness are imported on first use: an app that only loads and
@@ -34,7 +42,15 @@ if TYPE_CHECKING:
 _LAZY = {
     **{
         name: "archon_compile.compiler"
-        for name in ("ArchonSpace", "Budget", "CompileError", "CompileResult", "Objective", "compile")
+        for name in (
+            "ArchonSpace",
+            "Budget",
+            "CompileError",
+            "CompileResult",
+            "Objective",
+            "SpaceOption",
+            "compile",
+        )
     },
     "EvalReport": "archon_compile.evaluation",
     "evaluate": "archon_compile.evaluation",
@@ -112,6 +128,7 @@ __all__ = [
     "QueryFailed",
     "RetryPolicy",
     "ScriptedLM",
+    "SpaceOption",
     "SpecError",
     "Task",
     "Usage",

@@ -9,6 +9,7 @@ from archon_compile.compiler.objective import Objective
 from archon_compile.compiler.result import CompileResult, Report
 from archon_compile.compiler.search import CompileError, TrialEvent, compile
 from archon_compile.compiler.space import ArchonSpace, IntRange
+from archon_compile.compiler.space_layers import SpaceOption
 
 __all__ = [
     "ArchonSpace",
@@ -18,6 +19,7 @@ __all__ = [
     "IntRange",
     "Objective",
     "Report",
+    "SpaceOption",
     "TrialEvent",
     "compile",
 ]
