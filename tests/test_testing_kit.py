@@ -4,6 +4,8 @@ too) passes the same checks a plugin must pass, and the kit finds a planted pars
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import pytest
 from archon_compile.signatures.rank import Ranking, RankInputs
@@ -85,3 +87,9 @@ def test_the_kit_finds_a_planted_parser_bug_and_passes_the_fix():
     with pytest.raises(AssertionError, match=r"BuggyRank.parse raised (AttributeError|ValidationError)"):
         check_parser(BuggyRank, max_examples=100)
     check_parser(FixedRank, max_examples=100)
+
+
+def test_hypothesis_is_needed_only_by_the_kit():
+    """`archon_compile` and `archon_compile.testing` (the fake server) import without hypothesis."""
+    code = "import sys, archon_compile, archon_compile.testing; sys.exit('hypothesis' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

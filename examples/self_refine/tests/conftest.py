@@ -1,8 +1,0 @@
-"""Make the example importable from a checkout (installed, it is found through its entry point)."""
-
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
