@@ -32,10 +32,13 @@ DEFAULT_MAX_FUSER_INPUTS = 24
 
 
 class _Base(BaseModel):
+    """The model settings of specs: architectures and the built-in component specs (listed first among
+    a component spec's bases, so its settings reach plugins' specs built on `LMParams` too)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class LMParams(ComponentSpecBase):
+class LMParams(_Base, ComponentSpecBase):
     """The LM settings of a model-backed component."""
 
     model: str
@@ -119,7 +122,7 @@ class RankerSpec(CritiquesOption, LMParams):
         return min(n, self.top_k)
 
 
-class VoterSpec(ComponentSpecBase):
+class VoterSpec(_Base, ComponentSpecBase):
     """Model-free self-consistency: keeps the candidates with the most frequent normalised answer."""
 
     type: Literal["voter"] = "voter"
@@ -164,7 +167,7 @@ class UnitTestGeneratorSpec(LMParams):
         return flow.model_copy(update={"test_tokens": self.max_tokens})
 
 
-class UnitTestEvaluatorSpec(ComponentSpecBase):
+class UnitTestEvaluatorSpec(_Base, ComponentSpecBase):
     """Judges candidates against the unit tests, with an LM (`mode="lm"`) or by execution in the sandbox."""
 
     type: Literal["unit_test_evaluator"] = "unit_test_evaluator"
