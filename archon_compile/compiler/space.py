@@ -241,7 +241,7 @@ class ArchonSpace(BaseModel):
 
         Raises SpecError (naming the rule) when the combination is not a valid architecture.
         """
-        lm = {"temperature": self.temperature, "max_tokens": self.max_tokens}
+        lm: dict[str, Any] = {"temperature": self.temperature, "max_tokens": self.max_tokens}
         gens = [GeneratorSpec(model=m, samples=choice.samples, **lm) for m in ranking[: choice.top_k_models]]
         layers: list[Layer] = [list(gens)]
         critiqued = choice.selector == "critic_ranker"
