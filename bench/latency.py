@@ -11,25 +11,31 @@ Routes (`--route a,b,...`; all share one server and take turns query by query, s
   `xai`, `cerebras`, `deepinfra`): that provider's model string with no `api_base`, its endpoint pointed
   at the local server through the provider's base override variable (e.g. `GROQ_API_BASE`) and a dummy
   key, exactly as a user's call travels (priced from the cost map);
-- `litellm`: `openai/fake` at the server, forced through LiteLLM (the route of Anthropic, Gemini, ...).
+- `litellm`: `openai/fake` at the server, forced through LiteLLM (the route of Anthropic, Gemini, ...);
+- `raw-httpx`: the floor on this machine: the same 13 POSTs in the same 4 concurrent waves from one bare
+  `httpx.AsyncClient`, with no runtime, parsing or prompts at all.
 
     python bench/latency.py                                  # self-hosted
     python bench/latency.py --route self-hosted,openai,groq,litellm
-    python bench/latency.py --route all
+    python bench/latency.py --route all                      # every route, and the raw-httpx floor
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import statistics
 import sys
 import time
 from collections.abc import Sequence
 
+import httpx
+
 import archon_compile as ac
 from archon_compile.lm.base import LM
 from archon_compile.lm.providers import PROVIDERS
+from archon_compile.program import run_sync
 from archon_compile.testing import FakeOpenAIServer, well_formed
 
 PROGRAM = "archon-critic-ranker"
@@ -49,12 +55,36 @@ HOSTED_MODELS = {
     "cerebras": "cerebras/llama3.1-8b",
     "deepinfra": "deepinfra/meta-llama/Meta-Llama-3.1-8B-Instruct",
 }
-ROUTES = ("self-hosted", *HOSTED_MODELS, "litellm")
+ROUTES = ("self-hosted", *HOSTED_MODELS, "litellm", "raw-httpx")
+WAVES = (10, 1, 1, 1)  # the program's layers: concurrent calls per layer
 
 RESPOND = well_formed(lambda text: "The answer is 42, because the question asks for it.")
 
 
-def make_program(route: str, url: str) -> ac.Program:
+class RawHttpx:
+    """The floor: a query is 4 waves of bare POSTs (10, then 1, 1, 1), on the programs' own event loop."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url + "/chat/completions"
+        self.client: httpx.AsyncClient | None = None
+
+    async def _post(self, text: str) -> str:
+        if self.client is None:
+            self.client = httpx.AsyncClient(timeout=60)
+        body = {"model": "fake", "messages": [{"role": "user", "content": text}], "max_tokens": 64}
+        resp = await self.client.post(self.url, json=body)
+        return str(resp.json()["choices"][0]["message"]["content"])
+
+    async def _query(self, text: str) -> ac.Prediction:
+        for n in WAVES:
+            await asyncio.gather(*(self._post(text) for _ in range(n)))
+        return ac.Prediction(response="", usage=ac.Usage(calls=CALLS))
+
+    def __call__(self, text: str) -> ac.Prediction:
+        return run_sync(self._query(text))
+
+
+def make_program(route: str, url: str) -> ac.Program | RawHttpx:
     """The benchmark program on one route, every call ending at the local server at `url`."""
     lms: dict[str, LM] | None = None
     if route in HOSTED_MODELS:
@@ -62,6 +92,8 @@ def make_program(route: str, url: str) -> ac.Program:
         os.environ[provider.base_env[0]] = url  # this process only: the provider's documented override
         os.environ[provider.key_env[0]] = "bench-dummy-key"  # never a real key, even to 127.0.0.1
         return ac.load(PROGRAM, lm=HOSTED_MODELS[route], cache=False)
+    if route == "raw-httpx":
+        return RawHttpx(url)
     if route == "litellm":
         from archon_compile.lm.litellm_client import LiteLLMClient
 
@@ -109,10 +141,12 @@ def main(argv: list[str] | None = None) -> None:
         f"queries={args.queries} calls/query={CALLS} latency={args.latency * 1000:.0f} ms; "
         f"ideal {ideal:.3f} s"
     )
-    print(f"{'route':14} {'mean s/query':>12} {'min':>7} {'max':>7} {'ratio':>7}")
+    floor = statistics.mean(times["raw-httpx"]) if "raw-httpx" in times else None
+    print(f"{'route':14} {'mean s/query':>12} {'min':>7} {'max':>7} {'ratio':>7} {'vs raw-httpx':>13}")
     for route, ts in times.items():
         mean = statistics.mean(ts)
-        print(f"{route:14} {mean:12.3f} {min(ts):7.3f} {max(ts):7.3f} {mean / ideal:6.3f}x")
+        vs_floor = f"{mean / floor:12.3f}x" if floor else f"{'-':>13}"
+        print(f"{route:14} {mean:12.3f} {min(ts):7.3f} {max(ts):7.3f} {mean / ideal:6.3f}x {vs_floor}")
 
 
 if __name__ == "__main__":
