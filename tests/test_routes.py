@@ -226,3 +226,14 @@ def test_hosted_routes_never_import_litellm(tmp_path: object) -> None:
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+def test_reading_one_cost_map_entry_matches_parsing_the_whole_map() -> None:
+    path = pricing.cost_map_path()
+    assert path is not None, "LiteLLM's cost map ships with the package"
+    full = json.loads(path.read_text(encoding="utf-8"))
+    keys = sorted(k for k, v in full.items() if isinstance(v, dict))[::97]  # a spread of 50-odd entries
+    assert len(keys) > 40
+    for key in keys:
+        assert pricing.entry(key) == full[key], key
+    assert pricing.entry("no-such-model/at-all") is None

@@ -18,6 +18,7 @@ import itertools
 import ssl
 import threading
 
+import anyio
 import httpx
 
 TIMEOUT = httpx.Timeout(connect=10.0, read=600.0, write=60.0, pool=600.0)  # the runtime's timeout is tighter
@@ -50,9 +51,12 @@ class Pool:
             return self._ssl
 
     async def warm(self) -> None:
-        """Build the TLS context off the event loop, so no call in flight waits for it."""
+        """Set-up the first request would otherwise pay inside its latency: the TLS context (built off the
+        event loop), and anyio's asyncio backend, which httpcore loads on its first connection (any anyio
+        call loads it; a few tens of milliseconds)."""
         if self._ssl is None:
             await asyncio.to_thread(self.tls)
+            await anyio.sleep(0)
 
     def client(self) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
