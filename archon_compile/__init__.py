@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from archon_compile import tasks
-    from archon_compile.artifact import Artifact, ArtifactError
+    from archon_compile.artifact import Artifact, ArtifactError, freeze, read, write
     from archon_compile.compiler import ArchonSpace, Budget, CompileError, CompileResult, Objective, compile
     from archon_compile.components import QueryFailed, register_normaliser
     from archon_compile.errors import ArchonError
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 # an artifact should not pay for the compiler (Optuna), the tasks, or pydantic models they never touch.
 _EXPORTS = {
     "tasks": "archon_compile.tasks",
-    **dict.fromkeys(("Artifact", "ArtifactError"), "archon_compile.artifact"),
+    **dict.fromkeys(("Artifact", "ArtifactError", "freeze", "read", "write"), "archon_compile.artifact"),
     **dict.fromkeys(
         ("ArchonSpace", "Budget", "CompileError", "CompileResult", "Objective", "compile"),
         "archon_compile.compiler",
