@@ -15,7 +15,7 @@ import archon_compile as ac
 from archon_compile.cli import app
 from archon_compile.lm.base import LMResponse
 from archon_compile.runtime.history import DEFAULT_SIZE, CallHistory
-from archon_compile.testing import FakeOpenAIServer, well_formed
+from archon_compile.testing import FakeOpenAIServer, Fault, well_formed
 
 RESPOND = well_formed(lambda text: "Paris, said the generator.")
 PROGRAM = "archon-critic-ranker"  # 10 generators -> critic -> ranker(5) -> fuser: 13 calls
@@ -157,3 +157,26 @@ def test_run_show_calls_prints_each_component() -> None:
     for head in ("=== L1.C0 critic", "=== L2.C0 ranker", "=== L3.C0 fuser"):
         assert head in err
     assert "Strengths: clear." in err and "[1] > [2]" in err and "Capital of France?" in err
+
+
+def test_run_show_calls_on_a_failed_query_shows_the_error() -> None:
+    fault = Fault(400, body='{"error": {"message": "bad request here"}}')
+    with FakeOpenAIServer(lambda body: fault) as server:
+        result = CliRunner().invoke(
+            app,
+            [
+                "run",
+                "single-model",
+                "-q",
+                "hi",
+                "--lm",
+                "openai/fake",
+                "--api-base",
+                server.url,
+                "--no-cache",
+                "--show-calls",
+            ],
+        )
+    assert result.exit_code == 1
+    assert "=== L0.C0 generator" in result.stderr and "[error]" in result.stderr
+    assert "HTTP 400: bad request here" in result.stderr
