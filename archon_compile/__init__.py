@@ -12,7 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from archon_compile import tasks
-    from archon_compile.artifact import Artifact, ArtifactError, freeze, read, write
+    from archon_compile.artifact import Artifact, ArtifactError
+    from archon_compile.artifact import freeze as freeze
+    from archon_compile.artifact import read as read
+    from archon_compile.artifact import write as write
     from archon_compile.compiler import ArchonSpace, Budget, CompileError, CompileResult, Objective, compile
     from archon_compile.components import QueryFailed, register_normaliser
     from archon_compile.errors import ArchonError
