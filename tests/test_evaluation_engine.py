@@ -8,10 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import archon_compile as ac
 from archon_compile.compiler import objective
-from archon_compile.evaluation import JudgeRequired, make_judge, summarise
+from archon_compile.evaluation import JudgeRequired, make_judge, read_records, summarise
+from archon_compile.evaluation.log import repair
 from archon_compile.lm.base import LMError, LMRequest
 from archon_compile.program import Query
 from archon_compile.runtime.calls import RetryPolicy
@@ -196,3 +199,15 @@ def test_compile_sends_the_judge_to_its_api_base_and_its_heldout_mean_is_evaluat
     assert report.n_judge_errors >= 1
     assert report.mean == winner.quality
     assert (report.ci_low, report.ci_high) == (winner.ci_low, winner.ci_high)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(st.text(), st.binary().map(lambda b: b.decode("latin-1"))), max_size=6))
+def test_reading_a_results_file_never_raises_on_garbage(tmp_path: Path, lines: list[str]) -> None:
+    """Whatever a results file holds (torn, edited, binary), resuming reads the records it can and runs
+    the rest again; only a record of another task is refused."""
+    out = tmp_path / "garbage.jsonl"
+    out.write_bytes("\n".join(lines).encode("utf-8", "surrogateescape"))
+    assert read_records(out, "t", "p") == {}
+    repair(out)
+    assert not out.read_bytes() or out.read_bytes().endswith(b"\n")

@@ -12,7 +12,7 @@ from archon_compile.cli import app
 from archon_compile.cli.options import ApiBaseOption, LmOption, NoCacheOption
 
 if TYPE_CHECKING:
-    from archon_compile.evaluation import EvalReport
+    from archon_compile.evaluation import CostSummary, EvalReport
     from archon_compile.program import Program
     from archon_compile.tasks.base import Task
 
@@ -102,11 +102,11 @@ def eval_(
         _print_report(report)
         _print_errors(report)
     if report.all_failed:
+        where = f" (all of them in {report.out}; rerun with it and only the failed items run again)"
         _fail(
             f"every one of the {report.n} items failed ({report.n_program_errors} program errors, "
             f"{report.n_judge_errors} judge errors), so nothing was measured; the first errors are listed "
-            "above (all of them in --out); fix the cause and rerun (with the same --out, only the failed "
-            "items run again)"
+            f"above{where if report.out else ''}"
         )
 
 
@@ -163,9 +163,9 @@ def _print_report(report: EvalReport) -> None:
         *((name, f"{value:.4f}") for name, value in report.metrics.items()),
         ("program errors (scored 0)", str(report.n_program_errors)),
         ("judge errors (not in the mean)", str(report.n_judge_errors)),
-        ("program calls / query", f"{report.program_usage.calls_per_query:.2f}"),
+        ("program calls / query", _calls(report.program_usage)),
         ("program cost / query", money(report.program_usage.cost_per_query_usd)),
-        ("judge calls / query", f"{report.judge_usage.calls_per_query:.2f}"),
+        ("judge calls / query", _calls(report.judge_usage)),
         ("judge cost / query", money(report.judge_usage.cost_per_query_usd)),
         ("elapsed", f"{report.elapsed_s:.1f} s"),
     ]
@@ -174,6 +174,11 @@ def _print_report(report: EvalReport) -> None:
     for row in rows:
         table.add_row(*row)
     Console().print(table)
+
+
+def _calls(usage: CostSummary) -> str:
+    failed = f" (+{usage.failed_calls} failed calls in all)" if usage.failed_calls else ""
+    return f"{usage.calls_per_query:.2f}{failed}"
 
 
 def _print_errors(report: EvalReport) -> None:
