@@ -41,7 +41,10 @@ def eval_(
     ],
     task: Annotated[str, typer.Option("--task", "-t", help="task name (see `archon-compile tasks`)")],
     data: Annotated[str | None, typer.Option(help="local data file instead of the Hub dataset")] = None,
-    split: Annotated[str, typer.Option(help="dev | heldout | all (the seeded 20/80 split)")] = "all",
+    split: Annotated[
+        str,
+        typer.Option(help="dev | heldout | all (a compiled artifact's own split, else the seeded 20/80 one)"),
+    ] = "all",
     judge: Annotated[str | None, typer.Option(help="judge model string, for judged tasks")] = None,
     judge_api_base: Annotated[str | None, typer.Option(help="endpoint for the judge model")] = None,
     baseline: Annotated[
@@ -100,7 +103,7 @@ def eval_(
         typer.echo(report.model_dump_json(indent=2))
     else:
         _print_report(report)
-        _print_errors(report)
+    _print_errors(report)
     if report.all_failed:
         where = f" (all of them in {report.out}; rerun with it and only the failed items run again)"
         _fail(
