@@ -16,7 +16,7 @@ from archon_compile.components import QueryFailed, register_normaliser
 from archon_compile.errors import ArchonError
 from archon_compile.lm.base import LM, LMError, LMRequest, LMResponse, Message
 from archon_compile.lm.scripted import ScriptedLM
-from archon_compile.program import Prediction, Program
+from archon_compile.program import BadQuery, CallCapExceeded, Prediction, Program
 from archon_compile.runtime.cache import Cache
 from archon_compile.runtime.calls import RetryPolicy
 from archon_compile.runtime.trace import CallRecord, Usage
@@ -71,7 +71,7 @@ def load(path: str | Path, **options: Any) -> Program:
     """Load a spec (JSON/YAML) or a compiled artifact as a runnable Program.
 
     Options go to Program: `lm=` / `api_base=` retarget every model, `lms=` maps model strings to LM
-    instances, `cache=`, `concurrency=`, `retry=`, `seed=`.
+    instances, `cache=`, `concurrency=`, `retry=`, `seed=`, `max_calls_per_query=`.
     """
     loaded = read(_locate(path))
     if isinstance(loaded, Artifact):
@@ -92,8 +92,10 @@ __all__ = [
     "ArchonSpace",
     "Artifact",
     "ArtifactError",
+    "BadQuery",
     "Budget",
     "Cache",
+    "CallCapExceeded",
     "CallRecord",
     "CompileError",
     "CompileResult",

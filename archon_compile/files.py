@@ -1,0 +1,77 @@
+"""Reading user files (specs, artifacts, ARCHON configs): every failure is one line naming the file.
+
+A file may be missing, a directory, unreadable, binary, not UTF-8, nested deeper than the parsers'
+recursion allows, or hold a number too long to convert; none of these may end in a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from archon_compile.errors import ArchonError
+
+MAX_FILE_BYTES = 50_000_000
+"""Specs, artifacts and configs are small; a larger file is refused before it is read into memory."""
+
+
+class UnreadableFile(ArchonError, ValueError):
+    """A file that cannot be read or parsed. `reason` is a short category for batch summaries."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def read_text(path: str | Path) -> str:
+    """The file's text, decoded as UTF-8."""
+    p = Path(path)
+    try:
+        if p.stat().st_size > MAX_FILE_BYTES:
+            raise UnreadableFile(f"{p}: larger than {MAX_FILE_BYTES:,} bytes; not a spec", "too large")
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise UnreadableFile(f"{p}: no such file", "missing") from None
+    except OSError as exc:
+        raise UnreadableFile(f"{p}: cannot read the file: {exc.strerror or exc}", "unreadable") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(
+            f"{p}: not UTF-8 text (byte {exc.start} is {raw[exc.start]:#04x}); is it a binary file?",
+            "not UTF-8",
+        ) from None
+
+
+def parse_json(text: str, path: str | Path) -> object:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UnreadableFile(
+            f"{path}: not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}", "invalid JSON"
+        ) from None
+    except RecursionError:
+        raise UnreadableFile(f"{path}: not valid JSON: nested too deeply", "invalid JSON") from None
+    except ValueError as exc:  # e.g. an integer longer than Python's digit limit
+        raise UnreadableFile(f"{path}: not valid JSON: {exc}", "invalid JSON") from None
+
+
+def parse_yaml(text: str, path: str | Path) -> object:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise UnreadableFile(f"{path}: not valid YAML: {exc}", "invalid YAML") from None
+    except RecursionError:
+        raise UnreadableFile(f"{path}: not valid YAML: nested too deeply", "invalid YAML") from None
+    except ValueError as exc:
+        raise UnreadableFile(f"{path}: not valid YAML: {exc}", "invalid YAML") from None
+
+
+def read_data(path: str | Path) -> object:
+    """A JSON or YAML file (by suffix) as plain data."""
+    text = read_text(path)
+    if Path(path).suffix.lower() in {".yaml", ".yml"}:
+        return parse_yaml(text, path)
+    return parse_json(text, path)
