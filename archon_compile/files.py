@@ -61,8 +61,15 @@ def parse_json(text: str, path: str | Path) -> object:
 def parse_yaml(text: str, path: str | Path) -> object:
     try:
         return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1} column {mark.column + 1}: " if mark else ""
+        problem = " ".join(str(exc.problem or exc.context or "syntax error").split())
+        raise UnreadableFile(f"{path}: not valid YAML: {where}{problem}", "invalid YAML") from None
     except yaml.YAMLError as exc:
-        raise UnreadableFile(f"{path}: not valid YAML: {exc}", "invalid YAML") from None
+        raise UnreadableFile(
+            f"{path}: not valid YAML: {' '.join(str(exc).split())}", "invalid YAML"
+        ) from None
     except RecursionError:
         raise UnreadableFile(f"{path}: not valid YAML: nested too deeply", "invalid YAML") from None
     except ValueError as exc:

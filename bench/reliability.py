@@ -28,7 +28,7 @@ from archon_compile.runtime.calls import RetryPolicy
 from archon_compile.testing import FakeOpenAIServer, Fault, well_formed
 
 QUERIES = 200
-RATES = (0.1, 0.3, 0.5)
+RATES = (0.1, 0.3, 0.5, 0.7)
 SPEC_MUTATIONS = 3000
 FILE_CORRUPTIONS = 500
 ODD_VALUES: list[Any] = [True, False, "3", "", 1e23, -1, 0, 10**9, 2.5, None, [], {}, "x" * 100_000, "\ud800"]

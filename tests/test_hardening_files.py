@@ -152,3 +152,12 @@ def test_signed_artifacts_detect_tampering_that_rewrites_the_hash(tmp_path: Path
     with pytest.raises(ac.ArtifactError, match="shorter than 16") as info:
         ac.load(path, cache=False)
     assert "short" not in str(info.value).replace("shorter", "")
+
+
+def test_a_yaml_syntax_error_is_one_line_with_its_place(tmp_path: Path):
+    path = tmp_path / "bad.yaml"
+    path.write_text('name: x\nlayers:\n  - [{"type": "generator", "model": "unclosed\n')
+    with pytest.raises(ac.SpecError) as info:
+        ac.load(path)
+    message = str(info.value)
+    assert len(message.splitlines()) == 1 and message.startswith(f"{path}: not valid YAML: line ")
