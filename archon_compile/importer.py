@@ -358,6 +358,7 @@ def _model(rest: dict[str, Any], out: dict[str, Any], ctx: _Ctx) -> None:
     """The LiteLLM model string (and endpoint) for the original (model, model_type) pair."""
     model = rest.pop("model", None)
     model_type = rest.pop("model_type", None)
+    kind = model_type if isinstance(model_type, str) else None  # a list or dict is no known type
     if not isinstance(model, str) or not model:
         raise ctx.error("missing 'model'", "missing model")
     if model in REWARD_MODEL_RANKERS:
@@ -366,11 +367,11 @@ def _model(rest: dict[str, Any], out: dict[str, Any], ctx: _Ctx) -> None:
             "has no equivalent. Use an LLM ranker instead",
             "PairRM reward-model ranker",
         )
-    if model_type in PROVIDERS:
-        prefix = PROVIDERS[model_type]
+    if kind in PROVIDERS:
+        prefix = PROVIDERS[kind]
         out["model"] = model if model.startswith(f"{prefix}/") else f"{prefix}/{model}"
         return
-    if model_type in SELF_HOSTED:
+    if kind in SELF_HOSTED:
         if ctx.api_base:
             out["api_base"] = ctx.api_base
         else:

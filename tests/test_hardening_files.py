@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import archon_compile as ac
@@ -161,3 +163,35 @@ def test_a_yaml_syntax_error_is_one_line_with_its_place(tmp_path: Path):
         ac.load(path)
     message = str(info.value)
     assert len(message.splitlines()) == 1 and message.startswith(f"{path}: not valid YAML: line ")
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=25,
+)
+KEYS = st.sampled_from(["type", "model", "model_type", "samples", "temperature", "top_k", "models"])
+RAW = st.dictionaries(KEYS, JSON | st.sampled_from(["generator", "fuser", "ranker", "OpenAI_API", "gpt"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        JSON, st.builds(lambda layers: {"layers": layers}, st.lists(st.lists(RAW, max_size=3), max_size=3))
+    )
+)
+def test_any_config_data_converts_or_is_refused_by_name(data: object):
+    from archon_compile.importer import ArchonImportError, convert
+
+    try:
+        convert(data, source="fuzz.json")
+    except ArchonImportError as exc:
+        assert str(exc).startswith("fuzz.json")
+
+
+def test_a_model_type_of_the_wrong_type_is_refused():
+    from archon_compile.importer import ArchonImportError, convert
+
+    layer = [{"type": "generator", "model": "m", "model_type": {"x": 1}}]
+    with pytest.raises(ArchonImportError, match=r"unknown model_type \{'x': 1\}"):
+        convert({"layers": [layer]}, source="c.json")
