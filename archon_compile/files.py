@@ -13,6 +13,8 @@ from archon_compile.errors import ArchonError
 
 MAX_FILE_BYTES = 50_000_000
 """Specs, artifacts and configs are small; a larger file is refused before it is read into memory."""
+MAX_YAML_VALUES = 1_000_000
+"""YAML aliases can make a small file expand into billions of values ("billion laughs"); refused."""
 
 
 class UnreadableFile(ArchonError, ValueError):
@@ -60,7 +62,7 @@ def parse_yaml(text: str, path: str | Path) -> object:
     import yaml  # only YAML files pay for its import (a tenth of a cold `run`)
 
     try:
-        return yaml.safe_load(text)
+        data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1} column {mark.column + 1}: " if mark else ""
@@ -74,6 +76,25 @@ def parse_yaml(text: str, path: str | Path) -> object:
         raise UnreadableFile(f"{path}: not valid YAML: nested too deeply", "invalid YAML") from None
     except ValueError as exc:
         raise UnreadableFile(f"{path}: not valid YAML: {exc}", "invalid YAML") from None
+    _check_expansion(data, path)
+    return data
+
+
+def _check_expansion(data: object, path: str | Path) -> None:
+    """Count values as later code would walk them (aliases count each time), stopping at the limit."""
+    stack, seen = [data], 0
+    while stack:
+        node = stack.pop()
+        seen += 1
+        if seen > MAX_YAML_VALUES:
+            raise UnreadableFile(
+                f"{path}: expands to more than {MAX_YAML_VALUES:,} values (YAML aliases?); not a spec",
+                "too large",
+            )
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
 
 
 def read_data(path: str | Path) -> object:

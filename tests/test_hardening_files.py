@@ -195,3 +195,13 @@ def test_a_model_type_of_the_wrong_type_is_refused():
     layer = [{"type": "generator", "model": "m", "model_type": {"x": 1}}]
     with pytest.raises(ArchonImportError, match=r"unknown model_type \{'x': 1\}"):
         convert({"layers": [layer]}, source="c.json")
+
+
+def test_a_yaml_alias_bomb_is_refused_quickly(tmp_path: Path):
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
+    lines.append("layers: [*a9, *a9]")
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ac.SpecError, match=r"bomb.yaml: expands to more than 1,000,000 values"):
+        ac.load(path)
