@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from archon_compile.lm.base import LM, LMError, LMRequest, LMResponse, Message
     from archon_compile.lm.scripted import ScriptedLM
     from archon_compile.plugins import register_component
-    from archon_compile.program import Prediction, Program
+    from archon_compile.program import BadQuery, CallCapExceeded, Prediction, Program
     from archon_compile.rules import ConstructionError
     from archon_compile.runtime.cache import Cache
     from archon_compile.runtime.calls import RetryPolicy
@@ -54,7 +54,7 @@ _EXPORTS = {
     **dict.fromkeys(("LM", "LMError", "LMRequest", "LMResponse", "Message"), "archon_compile.lm.base"),
     "ScriptedLM": "archon_compile.lm.scripted",
     "register_component": "archon_compile.plugins",
-    **dict.fromkeys(("Prediction", "Program"), "archon_compile.program"),
+    **dict.fromkeys(("BadQuery", "CallCapExceeded", "Prediction", "Program"), "archon_compile.program"),
     "ConstructionError": "archon_compile.rules",
     "Cache": "archon_compile.runtime.cache",
     "RetryPolicy": "archon_compile.runtime.calls",
@@ -102,7 +102,7 @@ def load(path: str | Path, **options: Any) -> Program:
     """Load a spec (JSON/YAML) or a compiled artifact as a runnable Program.
 
     Options go to Program: `lm=` / `api_base=` retarget every model, `lms=` maps model strings to LM
-    instances, `cache=`, `concurrency=`, `retry=`, `seed=`.
+    instances, `cache=`, `concurrency=`, `retry=`, `seed=`, `max_calls_per_query=`.
     """
     from archon_compile.artifact import Artifact, read
     from archon_compile.program import Program
@@ -128,8 +128,10 @@ __all__ = [
     "ArchonSpace",
     "Artifact",
     "ArtifactError",
+    "BadQuery",
     "Budget",
     "Cache",
+    "CallCapExceeded",
     "CallRecord",
     "CompileError",
     "CompileResult",
