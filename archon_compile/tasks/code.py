@@ -44,7 +44,8 @@ CODE_CONTESTS_FIELDS = ("name", "description", "public_tests", "private_tests")
 
 HUMANEVAL_QUERY = (
     "Complete the following Python function. Answer with the function in one ```python code block: its "
-    "signature and body, without repeating the docstring, plus any imports it needs.\n\n```python\n{prompt}```"
+    "signature and body, without repeating the docstring, plus any imports it needs."
+    "\n\n```python\n{prompt}```"
 )
 CODE_CONTESTS_QUERY = (
     "Solve the following programming problem in Python 3. The program reads its input from standard "
