@@ -129,3 +129,34 @@ def test_gemma_and_qwen_answer_in_one_pool() -> None:
     models = {r.model for r in pred.trace if r.lm_call and r.error is None}
     assert models == {GEMMA, QWEN}
     assert "5" in pred.response
+
+
+@pytest.mark.local_model
+@needs_llama
+def test_one_humaneval_problem_end_to_end_on_qwen() -> None:
+    """Greedy answer -> executable unit tests -> sandbox evaluator, scored by the task's own metric."""
+    from archon_compile.tasks import registry
+
+    task = registry.get("humaneval")
+    item = next(i for i in task.items() if i.id == "HumanEval/2")
+    spec = {
+        "name": "qwen-humaneval",
+        "layers": [
+            [{"type": "generator", "model": QWEN, "temperature": 0.0, "max_tokens": 256}],
+            [
+                {
+                    "type": "unit_test_generator",
+                    "model": QWEN,
+                    "temperature": 0.0,
+                    "num_tests": 3,
+                    "max_tokens": 256,
+                }
+            ],
+            [{"type": "unit_test_evaluator", "mode": "sandbox", "top_k": 1}],
+        ],
+    }
+    pred = ac.Program(ArchitectureSpec.model_validate(spec), cache=False, seed=0)(item.turns[0])
+    assert asyncio.run(task.metric.score(item, [pred.response], None)).value == 1.0
+    assert "truncate_number" in pred.response and '"""' not in pred.response  # the docstring not repeated
+    results = pred.candidates[0].test_results
+    assert results and all(compile(r.test, "<test>", "exec") for r in results)

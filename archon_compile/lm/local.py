@@ -108,7 +108,8 @@ def chat_template_prompt(llama: Any, messages: tuple[Message, ...]) -> tuple[str
         eos_token=text(llama.token_eos()),
         bos_token=text(llama.token_bos()),
     )
-    out = formatter(messages=[{"role": m.role, "content": m.content} for m in messages])
+    chat: list[Any] = [{"role": m.role, "content": m.content} for m in messages]  # llama_cpp's TypedDicts
+    out = formatter(messages=chat)
     stop = out.stop if isinstance(out.stop, list) else [out.stop] if out.stop else []
     return out.prompt, stop
 
