@@ -160,3 +160,18 @@ def test_one_humaneval_problem_end_to_end_on_qwen() -> None:
     assert "truncate_number" in pred.response and '"""' not in pred.response  # the docstring not repeated
     results = pred.candidates[0].test_results
     assert results and all(compile(r.test, "<test>", "exec") for r in results)
+
+
+def test_threads_are_the_idle_cores_or_the_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from archon_compile.lm import local
+
+    monkeypatch.delenv("ARCHON_COMPILE_LOCAL_THREADS", raising=False)
+    monkeypatch.setattr(local, "cores", lambda: 4)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.0, 0.0))
+    assert local.threads() == 4
+    monkeypatch.setattr(os, "getloadavg", lambda: (14.0, 0.0, 0.0))
+    assert local.threads() == 1  # spinning threads stall each other on a busy machine
+    monkeypatch.setenv("ARCHON_COMPILE_LOCAL_THREADS", "3")
+    assert local.threads() == 3
