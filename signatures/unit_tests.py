@@ -45,7 +45,7 @@ class GenerateUnitTests(Signature[GenerateUnitTestsInputs, UnitTests]):
 
     @classmethod
     def parse(cls, text: str, inputs: GenerateUnitTestsInputs) -> Parsed[UnitTests]:
-        tests = [m.group(1) for line in text.splitlines() if (m := _ITEM.match(line))]
+        tests = [t for line in text.splitlines() if (m := _ITEM.match(line)) and (t := m.group(1).strip())]
         tests = tests[: inputs.num_tests]
         if not tests:
             return Parsed(UnitTests(tests=[]), ok=False, note="no list of tests found")
