@@ -163,6 +163,9 @@ class VerifierSpec(CritiquesOption, LMParams):
 class UnitTestGeneratorSpec(LMParams):
     type: Literal["unit_test_generator"] = "unit_test_generator"
     num_tests: int = Field(5, ge=1, le=50)
+    # "assertions": executable Python asserts (for code); "criteria": statements an LM judges; "auto":
+    # assertions when the last user message holds a ```python block, else criteria.
+    tests: Literal["auto", "assertions", "criteria"] = "auto"
 
     component = "archon_compile.components.unit_tests:UnitTestGenerator"
     comes_before = "unit_test_evaluator"

@@ -10,7 +10,7 @@ from archon_compile.signatures.critique import Critique as CritiqueSignature
 from archon_compile.signatures.fuse import Fuse
 from archon_compile.signatures.generate import Generate
 from archon_compile.signatures.rank import Rank
-from archon_compile.signatures.unit_tests import EvaluateUnitTests, GenerateUnitTests
+from archon_compile.signatures.unit_tests import EvaluateUnitTests, GenerateAssertions, GenerateUnitTests
 from archon_compile.signatures.verify import Verify, VerifyReasoning
 from archon_compile.signatures.vote import Vote
 
@@ -22,6 +22,7 @@ ALL: tuple[type[Signature], ...] = (
     VerifyReasoning,
     Verify,
     GenerateUnitTests,
+    GenerateAssertions,
     EvaluateUnitTests,
     Vote,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "EvaluateUnitTests",
     "Fuse",
     "Generate",
+    "GenerateAssertions",
     "GenerateUnitTests",
     "Rank",
     "Signature",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from archon_compile.signatures.assertions import extract_assertions
 from archon_compile.signatures.base import Signature, conversation_text
 from pydantic import BaseModel
 
@@ -44,10 +45,41 @@ class GenerateUnitTests(Signature[GenerateUnitTestsInputs, UnitTests]):
 
     @classmethod
     def parse(cls, text: str, inputs: GenerateUnitTestsInputs) -> Parsed[UnitTests]:
-        tests = [m.group(1) for line in text.splitlines() if (m := _ITEM.match(line))]
+        tests = [t for line in text.splitlines() if (m := _ITEM.match(line)) and (t := m.group(1).strip())]
         tests = tests[: inputs.num_tests]
         if not tests:
             return Parsed(UnitTests(tests=[]), ok=False, note="no list of tests found")
+        return Parsed(UnitTests(tests=tests))
+
+
+class GenerateAssertions(Signature[GenerateUnitTestsInputs, UnitTests]):
+    """Unit tests for code: executable Python assertions (run in the sandbox after each candidate's code).
+
+    Parser: `extract_assertions` (code blocks, inline backticks, numbering stripped; a test counts only
+    when it compiles and asserts), at most `num_tests`. Fallback: no tests."""
+
+    Inputs = GenerateUnitTestsInputs
+    Outputs = UnitTests
+    instructions = (
+        "Write {n} unit tests for the code the query asks for. Each test is one line of Python: an assert "
+        "statement that calls the function with concrete arguments and compares the result with the value "
+        "a correct solution returns, e.g. `assert add(2, 3) == 5`. Answer with one ```python code block "
+        "holding only the {n} assert lines, nothing else."
+    )
+
+    @classmethod
+    def render(cls, inputs: GenerateUnitTestsInputs) -> list[Message]:
+        user = (
+            f"Query:\n{conversation_text(inputs.conversation)}\n\n"
+            f"{cls.instructions.format(n=inputs.num_tests)}"
+        )
+        return [Message(role="user", content=user)]
+
+    @classmethod
+    def parse(cls, text: str, inputs: GenerateUnitTestsInputs) -> Parsed[UnitTests]:
+        tests = extract_assertions(text, inputs.num_tests)
+        if not tests:
+            return Parsed(UnitTests(tests=[]), ok=False, note="no executable assert statement found")
         return Parsed(UnitTests(tests=tests))
 
 

@@ -16,6 +16,13 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.setenv("ARCHON_COMPILE_HOME", str(tmp_path_factory.mktemp("archon-home")))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _models_once(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The embedded Qwen model is assembled (491 MB) once per test session, not once per test's home."""
+    if not os.environ.get("ARCHON_COMPILE_MODELS"):
+        os.environ["ARCHON_COMPILE_MODELS"] = str(tmp_path_factory.mktemp("models"))
+
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")

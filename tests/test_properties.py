@@ -128,6 +128,15 @@ def _unit_tests(text: str, n: int) -> None:
     assert out.ok == bool(out.value.tests)
 
 
+@case(signatures.GenerateAssertions)
+def _assertions(text: str, n: int) -> None:
+    inputs = signatures.GenerateAssertions.Inputs(conversation=CONV, num_tests=n)
+    out = signatures.GenerateAssertions.parse(text, inputs)
+    assert len(out.value.tests) <= n and out.ok == bool(out.value.tests)
+    for test in out.value.tests:
+        compile(test, "<test>", "exec")  # every test counted compiles
+
+
 @case(signatures.EvaluateUnitTests)
 def _verdicts(text: str, n: int) -> None:
     tests = [f"t{i}" for i in range(n)]

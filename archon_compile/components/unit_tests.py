@@ -2,24 +2,38 @@
 
 from __future__ import annotations
 
+import re
 from functools import partial
 
 from archon_compile.components.base import Component, RunContext, gather_surviving, keep, with_candidates
 from archon_compile.runtime.calls import CallFailed
-from archon_compile.signatures.unit_tests import EvaluateUnitTests, GenerateUnitTests
+from archon_compile.signatures.unit_tests import EvaluateUnitTests, GenerateAssertions, GenerateUnitTests
 from archon_compile.spec import UnitTestEvaluatorSpec, UnitTestGeneratorSpec
 from archon_compile.state import Candidate, LayerState, TestResult
 
+_PYTHON_FENCE = re.compile(r"```[ \t]*(?:python|py)\b", re.IGNORECASE)
+
+
+def wants_assertions(spec: UnitTestGeneratorSpec, state: LayerState) -> bool:
+    """Executable asserts when asked for, or (`auto`) when the query shows or asks for a ```python block."""
+    if spec.tests != "auto":
+        return spec.tests == "assertions"
+    users = [m.content for m in state.conversation if m.role == "user"]
+    return bool(users) and _PYTHON_FENCE.search(users[-1]) is not None
+
 
 class UnitTestGenerator(Component[UnitTestGeneratorSpec]):
-    signatures = (GenerateUnitTests,)
+    """Criteria an LM judges, or, for code, Python assertions the sandbox executes (see `tests`)."""
+
+    signatures = (GenerateUnitTests, GenerateAssertions)
 
     async def run(self, state: LayerState, ctx: RunContext) -> LayerState:
+        signature = GenerateAssertions if wants_assertions(self.spec, state) else GenerateUnitTests
         inputs = GenerateUnitTests.Inputs(
             conversation=list(state.conversation), num_tests=self.spec.num_tests
         )
         try:
-            out = await self.ask(GenerateUnitTests, inputs, ctx, fallback="no unit tests")
+            out = await self.ask(signature, inputs, ctx, fallback="no unit tests")
             tests = out.value.tests
         except CallFailed:
             self.note(ctx, "unit-test generation failed; no unit tests")

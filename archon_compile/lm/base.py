@@ -76,7 +76,8 @@ class LMError(ArchonError):
 
 @runtime_checkable
 class LM(Protocol):
-    """An LM backend: turns a request into a response or raises LMError."""
+    """An LM backend: turns a request into a response or raises LMError. A backend with a true
+    `in_process` attribute (the embedded models) gets no network timeout from the runtime."""
 
     async def complete(self, request: LMRequest) -> LMResponse: ...
 

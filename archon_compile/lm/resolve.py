@@ -2,7 +2,7 @@
 
 | model string | api_base | backend |
 |---|---|---|
-| `local`, `local/gemma-3-270m` | - | the embedded llama.cpp model (`lm/local.py`) |
+| `local`, `local/...` | - | the embedded llama.cpp models (`lm/local.py`) |
 | `openai/<name>` | given | direct HTTP to that self-hosted OpenAI-compatible server (`lm/openai_compat.py`) |
 | a hosted OpenAI-compatible provider's (`lm/providers.py`) | any | direct HTTP to the provider |
 | anything else | any | LiteLLM (`lm/litellm_client.py`): Anthropic, Gemini, Bedrock... |

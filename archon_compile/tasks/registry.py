@@ -44,4 +44,6 @@ BUILTIN_MODULES: list[str] = [
     "archon_compile.tasks.judged",
     "archon_compile.tasks.code",
     "archon_compile.tasks.builtin",
+    "archon_compile.tasks.mbpp",
+    "archon_compile.tasks.mmlu",
 ]

@@ -1,0 +1,77 @@
+"""Executable assertions out of an LM's answer: what a unit-test generator for code must return.
+
+Small models wrap assertions in prose, numbering, backticks or code fences ("1. `assert f([]) == 0`"), and
+such a line is a SyntaxError when run. `extract_assertions` takes the statements out of every fenced block
+and every line, strips numbering, bullets, labels and backticks, and keeps a test only when it compiles and
+contains an `assert`. It never raises: LLM output is untrusted.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import warnings
+
+_FENCE = re.compile(r"```[ \t]*([\w+-]*)[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL)
+_PREFIX = re.compile(
+    r"^\s*(?:[-*\u2022]\s+|\(?\d{1,3}[.):]\s*|\[\d{1,3}\]\s*|(?:test(?:\s*case)?\s*\d*|example\s*\d*)\s*[:.-]\s*)",
+    re.IGNORECASE,
+)
+_INLINE = re.compile(r"`([^`\n]+)`")
+MAX_TEST_CHARS = 2000
+
+
+def compiles_to_assertion(source: str) -> bool:
+    """True when `source` is valid Python holding at least one `assert` statement."""
+    if not source.strip() or len(source) > MAX_TEST_CHARS:
+        return False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. SyntaxWarning for `assert (x, "msg")`
+            tree = ast.parse(source)
+            compile(tree, "<unit test>", "exec")
+    except Exception:  # SyntaxError, ValueError (NUL bytes), RecursionError, MemoryError...
+        return False
+    return any(isinstance(node, ast.Assert) for node in ast.walk(tree))
+
+
+def _block_statements(body: str) -> list[str]:
+    """The top-level statements of a fenced block that hold an assert (whole block unparseable: lines)."""
+    try:
+        tree = ast.parse(body)
+    except Exception:
+        return body.splitlines()
+    found = []
+    for node in tree.body:
+        if any(isinstance(n, ast.Assert) for n in ast.walk(node)):
+            segment = ast.get_source_segment(body, node)
+            if segment:
+                found.append(segment)
+    return found
+
+
+def _line_candidates(line: str) -> list[str]:
+    """A prose line's possible tests: its inline code spans, else the line without its list prefix."""
+    spans = [s.strip() for s in _INLINE.findall(line)]
+    if spans:
+        return spans
+    return [_PREFIX.sub("", line, count=1).strip().strip("`").strip()]
+
+
+def extract_assertions(text: str, limit: int) -> list[str]:
+    """Up to `limit` distinct compiling assertions: those in code blocks first, then those on other lines."""
+    candidates: list[str] = []
+    outside = _FENCE.sub("\n", text)
+    for match in _FENCE.finditer(text):
+        for statement in _block_statements(match.group(2)):
+            candidates += _line_candidates(statement) if "\n" not in statement else [statement]
+    for line in outside.splitlines():
+        candidates += _line_candidates(line)
+    tests: list[str] = []
+    for c in candidates:
+        c = c.strip()
+        if c not in tests and compiles_to_assertion(c):
+            tests.append(c)
+        if len(tests) >= limit:
+            break
+    return tests
