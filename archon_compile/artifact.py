@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from archon_compile.errors import ArchonError
 from archon_compile.components import REGISTRY
+from archon_compile.errors import ArchonError
 from archon_compile.lm.redact import public_url, secret_values
 from archon_compile.signatures.base import SignatureInfo
 from archon_compile.spec import ArchitectureSpec, SpecError, read_spec_file
@@ -70,7 +70,7 @@ def freeze(spec: ArchitectureSpec, search: dict[str, Any] | None = None) -> Arti
             id=f"L{li}.C{ci}",
             type=c.type,
             model=getattr(c, "model", None),
-            signatures=[s.info() for s in REGISTRY[c.type].signatures],
+            signatures=[s.info() for s in REGISTRY[c.type].node_signatures(c)],
         )
         for li, layer in enumerate(spec.layers)
         for ci, c in enumerate(layer)

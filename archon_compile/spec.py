@@ -29,6 +29,12 @@ class LMParams(_Base):
     api_base: str | None = None
     temperature: float = Field(0.7, ge=0.0, le=2.0)
     max_tokens: int = Field(1024, ge=1)
+    instructions: str | None = Field(
+        None,
+        min_length=1,
+        description="replaces the instructions of this node's signature (e.g. ones tuned by a DSPy "
+        "optimizer); part of the spec, so frozen into the artifact and its hash",
+    )
 
 
 class GeneratorSpec(LMParams):
