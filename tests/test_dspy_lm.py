@@ -170,15 +170,23 @@ def test_parallel_and_async_calls(server, tmp_path) -> None:
 
 def test_reruns_are_free_and_samples_stay_distinct(server, tmp_path) -> None:
     cache = ac.Cache(tmp_path / "lm-cache.sqlite")
-    lm = as_lm(program(server, tmp_path, cache=cache, seed=7))
+    dspy.configure_cache(enable_disk_cache=False, enable_memory_cache=True)
+    predict = dspy.Predict("question -> answer")
+    with dspy.context(lm=as_lm(program(server, tmp_path, cache=cache, seed=7))):
+        first = predict(question="Capital of France?")
+        again = predict(question="Capital of France?")  # DSPy's cache: the engine is not called
+        assert len(server.requests) == 6
+        other = predict(question="Capital of France?", config={"rollout_id": 1, "temperature": 1.0})
+    assert first.answer == again.answer == other.answer == "Paris"
+    seeds = [r.get("seed") for r in server.requests]
+    assert len(seeds) == 12 and len(set(seeds[:3])) == 3  # the generator's 3 samples: 3 distinct requests
+    assert not set(seeds[:6]) & set(seeds[6:])  # another rollout: a new sample of every inner call
+    dspy.configure_cache(enable_disk_cache=False, enable_memory_cache=False)
+    lm = as_lm(program(server, tmp_path, cache=cache, seed=7))  # a new process: only the program's cache
     with dspy.context(lm=lm):
-        first = dspy.Predict("question -> answer")(question="Capital of France?")
-        sent = len(server.requests)
-        again = dspy.Predict("question -> answer")(question="Capital of France?")
-    assert first.answer == again.answer == "Paris"
-    assert len(server.requests) == sent == 6  # the rerun: every inner call from the program's cache
-    seeds = {r.get("seed") for r in server.requests[:3]}
-    assert len(seeds) == 3  # the 3 generator samples are 3 distinct requests (own seed each)
+        predict(question="Capital of France?")
+        predict(question="Capital of France?", config={"rollout_id": 1, "temperature": 1.0})
+    assert len(server.requests) == 12  # both rollouts again, every inner call from the program's cache
     assert prediction_of(lm.history[-1]["response"]).usage.cache_hits == 6
 
 

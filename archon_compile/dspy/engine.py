@@ -8,6 +8,10 @@ with any LM. The architecture's usage and trace travel in `Response.provider_dat
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import json
+import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -81,6 +85,37 @@ def prediction_of(response: lm15.Response) -> Prediction:
     return Prediction(response=response.text or "", **data)
 
 
+class Rollouts:
+    """Which sample of the architecture a request gets: the n-th identical request is sample n.
+
+    DSPy strips `rollout_id` and `n` before an engine sees a request, so repeats that reach the engine
+    (DSPy's cache off, another `rollout_id`, `n > 1`, BestOfN and Refine) are told apart here, as a
+    sampled LM would answer them afresh: sample 0 runs the program as it is, sample n > 0 runs it with
+    a seed derived from its own and n, which keys its own entries in the program's cache. Shared by
+    the sync and async engines of one LM and by its copies.
+    """
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self._seen: dict[str, int] = {}
+        self._variants: dict[int, Program] = {0: program}
+        self._lock = threading.Lock()
+
+    def program_for(self, conversation: list[Message]) -> Program:
+        text = json.dumps([m.model_dump() for m in conversation], sort_keys=True)
+        key = hashlib.sha256(text.encode()).hexdigest()
+        with self._lock:
+            n = self._seen.get(key, 0)
+            self._seen[key] = n + 1
+            if n not in self._variants:
+                # A shallow copy shares the runtime (cache, backends, limits); only the seed differs.
+                variant = copy.copy(self.program)
+                digest = hashlib.sha256(f"{self.program.seed}:rollout:{n}".encode()).digest()
+                variant.seed = int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+                self._variants[n] = variant
+            return self._variants[n]
+
+
 def _failed(request: lm15.Request, exc: QueryFailed) -> lm15.ServerError:
     """A failed query as the error DSPy expects from an engine; what it paid is still reported."""
     report_usage(request.model, getattr(exc, "usage", None) or Usage(), tokens=True)
@@ -90,13 +125,13 @@ def _failed(request: lm15.Request, exc: QueryFailed) -> lm15.ServerError:
 class ArchitectureEngine:
     """DSPy's synchronous engine contract over a Program (thread-safe, as the Program is)."""
 
-    def __init__(self, program: Program) -> None:
-        self.program = program
+    def __init__(self, rollouts: Rollouts) -> None:
+        self.rollouts = rollouts
 
     def complete(self, request: lm15.Request) -> lm15.Response:
         conversation = to_conversation(request)
         try:
-            pred = self.program(conversation)
+            pred = self.rollouts.program_for(conversation)(conversation)
         except QueryFailed as exc:
             raise _failed(request, exc) from exc
         report_usage(request.model, pred.usage, tokens=False)
@@ -112,13 +147,13 @@ class ArchitectureEngine:
 class AsyncArchitectureEngine:
     """DSPy's asynchronous engine contract over a Program (runs on the caller's event loop)."""
 
-    def __init__(self, program: Program) -> None:
-        self.program = program
+    def __init__(self, rollouts: Rollouts) -> None:
+        self.rollouts = rollouts
 
     async def complete(self, request: lm15.Request) -> lm15.Response:
         conversation = to_conversation(request)
         try:
-            pred = await self.program.acall(conversation)
+            pred = await self.rollouts.program_for(conversation).acall(conversation)
         except QueryFailed as exc:
             raise _failed(request, exc) from exc
         report_usage(request.model, pred.usage, tokens=False)
