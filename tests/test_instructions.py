@@ -92,3 +92,24 @@ def test_a_verifiers_instructions_replace_its_reasoning_prompt_only() -> None:
 def test_empty_instructions_are_refused_naming_the_field() -> None:
     with pytest.raises(ac.SpecError, match="instructions"):
         ac.ArchitectureSpec.from_data({"layers": [[{"type": "generator", "model": "m", "instructions": ""}]]})
+
+
+def test_unit_test_instructions_with_braces_are_text() -> None:
+    s = ac.ArchitectureSpec.model_validate(
+        {
+            "layers": [
+                [{"type": "generator", "model": "m", "samples": 2}],
+                [
+                    {
+                        "type": "unit_test_generator",
+                        "model": "m",
+                        "instructions": "Write {n} checks as {json}.",
+                    }
+                ],
+                [{"type": "unit_test_evaluator", "model": "m", "top_k": 1}],
+            ]
+        }
+    )
+    lm = ac.ScriptedLM([(r".", "1. it is Paris [Passed]")])
+    ac.Program(s, lms={"*": lm}, cache=False)("Capital?")
+    assert lm.requests[2].messages[-1].content.endswith("Write 5 checks as {json}.")
