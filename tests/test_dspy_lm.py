@@ -8,6 +8,7 @@ if the conversation's system message is lost on the way to a component that writ
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from typing import Any
 
@@ -25,18 +26,25 @@ CAPITALS = {"France": "Paris", "Japan": "Tokyo", "Peru": "Lima", "Kenya": "Nairo
 _OUTPUTS = re.compile(r"Your output fields are:\n(.*?)(?:\n\n|\Z)", re.S)
 
 
-def chat_adapter_reply(system: str, answer: str) -> str:
-    """DSPy's ChatAdapter format, one section per output field its system message asks for."""
+def chat_adapter_reply(system: str, user: str, answer: str) -> str:
+    """DSPy's ChatAdapter format, one section per output field its system message asks for (ReAct's
+    step fields included: look the capital up, then finish)."""
     section = _OUTPUTS.search(system)
     fields = re.findall(r"`(\w+)`", section.group(1)) if section else []
-    body = "\n\n".join(
-        f"[[ ## {f} ## ]]\n{answer if f == 'answer' else 'The capital is ' + answer}" for f in fields
-    )
+    done = "observation_0" in user
+    values = {
+        "answer": answer,
+        "reasoning": f"The capital is {answer}",
+        "next_thought": "I have it." if done else "Look it up.",
+        "next_tool_name": "finish" if done else "lookup",
+        "next_tool_args": "{}" if done else json.dumps({"country": capital_in(user, country=True)}),
+    }
+    body = "\n\n".join(f"[[ ## {f} ## ]]\n{values.get(f, answer)}" for f in fields)
     return f"{body}\n\n[[ ## completed ## ]]"
 
 
-def capital_in(text: str) -> str:
-    return next((city for country, city in CAPITALS.items() if country in text), "unknown")
+def capital_in(text: str, country: bool = False) -> str:
+    return next((c if country else city for c, city in CAPITALS.items() if c in text), "unknown")
 
 
 def city_in(text: str) -> str:
@@ -55,8 +63,8 @@ def respond(body: dict[str, Any]) -> str:
     answer = capital_in(messages[-1]["content"])
     if Fuse.instructions[:40] in system:
         answer = city_in(system.split("Responses:", 1)[1])
-    if "[[ ## answer ## ]]" in system:
-        return chat_adapter_reply(system, answer)
+    if _OUTPUTS.search(system):  # DSPy asked for its format, and it reached this component
+        return chat_adapter_reply(system, messages[-1]["content"], answer)
     return f"Well, I think it must be {answer}, as far as I know."
 
 
@@ -113,6 +121,17 @@ def test_predict_on_a_compiled_artifact_and_the_two_line_example(server, tmp_pat
     finally:
         dspy.configure(lm=None)
     assert pred.answer == "Lima"
+
+
+def test_react_uses_a_tool_through_the_architecture(server, tmp_path) -> None:
+    def lookup(country: str) -> str:
+        """The capital of a country."""
+        return CAPITALS[country]
+
+    with dspy.context(lm=as_lm(program(server, tmp_path))):
+        pred = dspy.ReAct("question -> answer", tools=[lookup])(question="Capital of Kenya?")
+    assert pred.answer == "Nairobi"
+    assert pred.trajectory["tool_name_0"] == "lookup" and pred.trajectory["observation_0"] == "Nairobi"
 
 
 def test_without_the_format_request_the_fuser_answers_prose(server, tmp_path) -> None:
