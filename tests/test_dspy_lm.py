@@ -224,3 +224,18 @@ def test_import_archon_compile_does_not_import_dspy() -> None:
 
     code = "import sys, archon_compile; assert 'dspy' not in sys.modules; import archon_compile.dspy"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_rollouts_count_repeats_within_a_bounded_memory() -> None:
+    from archon_compile.dspy.rollouts import Rollouts
+    from archon_compile.lm.base import Message
+
+    base = ac.load("single-model", lm="openai/x", cache=False, seed=5)
+    rollouts = Rollouts(base, limit=2)
+    ask = [Message(role="user", content=q) for q in ("a", "b", "c")]
+    first, second = rollouts.program_for([ask[0]]), rollouts.program_for([ask[0]])
+    assert first is base and second.seed != base.seed and second.runtime is base.runtime
+    assert rollouts.program_for([ask[0]]).seed not in (base.seed, second.seed)
+    rollouts.program_for([ask[1]])
+    rollouts.program_for([ask[2]])  # "a" is forgotten: it counts from sample 0 again
+    assert rollouts.program_for([ask[0]]) is base

@@ -8,19 +8,16 @@ with any LM. The architecture's usage and trace travel in `Response.provider_dat
 
 from __future__ import annotations
 
-import copy
-import hashlib
-import json
-import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from dspy import lm15
 
 from archon_compile.components import QueryFailed
+from archon_compile.dspy.rollouts import Rollouts
 from archon_compile.dspy.usage import report_usage
 from archon_compile.lm.base import Message
-from archon_compile.program import Prediction, Program
+from archon_compile.program import Prediction
 from archon_compile.runtime.trace import Usage
 
 PROVIDER_DATA_KEY = "archon_compile"
@@ -83,37 +80,6 @@ def prediction_of(response: lm15.Response) -> Prediction:
     if not isinstance(data, dict):
         raise ValueError("not a Response of an archon-compile architecture (see archon_compile.dspy.as_lm)")
     return Prediction(response=response.text or "", **data)
-
-
-class Rollouts:
-    """Which sample of the architecture a request gets: the n-th identical request is sample n.
-
-    DSPy strips `rollout_id` and `n` before an engine sees a request, so repeats that reach the engine
-    (DSPy's cache off, another `rollout_id`, `n > 1`, BestOfN and Refine) are told apart here, as a
-    sampled LM would answer them afresh: sample 0 runs the program as it is, sample n > 0 runs it with
-    a seed derived from its own and n, which keys its own entries in the program's cache. Shared by
-    the sync and async engines of one LM and by its copies.
-    """
-
-    def __init__(self, program: Program) -> None:
-        self.program = program
-        self._seen: dict[str, int] = {}
-        self._variants: dict[int, Program] = {0: program}
-        self._lock = threading.Lock()
-
-    def program_for(self, conversation: list[Message]) -> Program:
-        text = json.dumps([m.model_dump() for m in conversation], sort_keys=True)
-        key = hashlib.sha256(text.encode()).hexdigest()
-        with self._lock:
-            n = self._seen.get(key, 0)
-            self._seen[key] = n + 1
-            if n not in self._variants:
-                # A shallow copy shares the runtime (cache, backends, limits); only the seed differs.
-                variant = copy.copy(self.program)
-                digest = hashlib.sha256(f"{self.program.seed}:rollout:{n}".encode()).digest()
-                variant.seed = int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
-                self._variants[n] = variant
-            return self._variants[n]
 
 
 def _failed(request: lm15.Request, exc: QueryFailed) -> lm15.ServerError:
