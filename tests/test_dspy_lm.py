@@ -239,3 +239,14 @@ def test_rollouts_count_repeats_within_a_bounded_memory() -> None:
     rollouts.program_for([ask[1]])
     rollouts.program_for([ask[2]])  # "a" is forgotten: it counts from sample 0 again
     assert rollouts.program_for([ask[0]]) is base
+
+
+def test_the_overhead_benchmark_runs_and_pairs_its_timings() -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import dspy_overhead
+
+    direct, through = dspy_overhead.run(queries=2, latency_s=0.0)
+    assert len(direct) == len(through) == 2 and min(direct + through) > 0
