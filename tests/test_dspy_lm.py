@@ -250,3 +250,20 @@ def test_the_overhead_benchmark_runs_and_pairs_its_timings() -> None:
 
     direct, through = dspy_overhead.run(queries=2, latency_s=0.0)
     assert len(direct) == len(through) == 2 and min(direct + through) > 0
+
+
+def test_requests_the_architecture_cannot_take_are_refused_clearly() -> None:
+    from dspy import lm15
+
+    from archon_compile.dspy.engine import to_conversation
+
+    ok = lm15.Request(model="archon/x", system="Be brief.", messages=(lm15.Message.user("Hi"),))
+    assert [(m.role, m.content) for m in to_conversation(ok)] == [("system", "Be brief."), ("user", "Hi")]
+    image = lm15.Message.user(
+        [lm15.TextPart("What is this?"), lm15.ImagePart(url="https://example.com/a.png")]
+    )
+    with pytest.raises(lm15.UnsupportedFeatureError, match="text only"):
+        to_conversation(lm15.Request(model="archon/x", messages=(image,)))
+    tool = lm15.FunctionTool(name="lookup", description="Look up.", parameters={"type": "object"})
+    with pytest.raises(lm15.UnsupportedFeatureError, match="no native tools"):
+        to_conversation(lm15.Request(model="archon/x", messages=(lm15.Message.user("Hi"),), tools=(tool,)))

@@ -9,7 +9,7 @@ with any LM. The architecture's usage and trace travel in `Response.provider_dat
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Any, Literal
 
 from dspy import lm15
 
@@ -22,7 +22,13 @@ from archon_compile.runtime.trace import Usage
 
 PROVIDER_DATA_KEY = "archon_compile"
 
-_ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
+Role = Literal["system", "user", "assistant"]
+_ROLES: dict[str, Role] = {
+    "user": "user",
+    "assistant": "assistant",
+    "system": "system",
+    "developer": "system",
+}
 
 
 def to_conversation(request: lm15.Request) -> list[Message]:
@@ -44,7 +50,7 @@ def to_conversation(request: lm15.Request) -> list[Message]:
                 f"message {i} has role {message.role!r}; an architecture takes system, user and "
                 "assistant messages"
             )
-        conversation.append(Message(role=role, content=_text_of(message.parts, f"message {i}")))  # type: ignore[arg-type]
+        conversation.append(Message(role=role, content=_text_of(message.parts, f"message {i}")))
     if not conversation or conversation[-1].role != "user":
         raise lm15.InvalidRequestError("the conversation must end with a user message")
     return conversation
