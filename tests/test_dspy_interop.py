@@ -185,3 +185,12 @@ def test_instructions_tuned_in_dspy_are_carried_into_a_node() -> None:
     fuser_prompt = lm.requests[-1].messages[0].content
     assert fuser_prompt.startswith("Merge the drafts; keep the best facts only.")
     assert Fuse.instructions not in fuser_prompt
+
+
+def test_as_module_lets_a_failed_query_raise() -> None:
+    spec = {"layers": [[{"type": "generator", "model": "any"}]]}
+    down = ac.ScriptedLM([(r".", ac.LMError("down", retryable=False))])
+    program = ac.Program(ac.ArchitectureSpec.model_validate(spec), lms={"*": down}, cache=False)
+    with dspy.track_usage() as tracker, pytest.raises(ac.QueryFailed, match="no usable sample"):
+        as_module(program)(question="Capital of France?")
+    assert tracker.get_total_tokens()["archon/architecture"]["lm_calls"] == 0

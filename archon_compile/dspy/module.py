@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import dspy
 
+from archon_compile.components import QueryFailed
 from archon_compile.dspy.usage import report_usage
 from archon_compile.lm.base import Message
 from archon_compile.program import Prediction, Program
+from archon_compile.runtime.trace import Usage
 
 
 class ArchitectureModule(dspy.Module):
@@ -56,10 +60,23 @@ class ArchitectureModule(dspy.Module):
         return dspy.Prediction(**{self.output: pred.response}, trace=pred.trace, usage=pred.usage)
 
     def forward(self, **inputs: Any) -> dspy.Prediction:
-        return self._prediction(self.program(self.conversation(**inputs)))
+        conversation = self.conversation(**inputs)
+        with self._paid():
+            return self._prediction(self.program(conversation))
 
     async def aforward(self, **inputs: Any) -> dspy.Prediction:
-        return self._prediction(await self.program.acall(self.conversation(**inputs)))
+        conversation = self.conversation(**inputs)
+        with self._paid():
+            return self._prediction(await self.program.acall(conversation))
+
+    @contextmanager
+    def _paid(self) -> Iterator[None]:
+        """A failed query still reports what it paid (`QueryFailed.usage`) before it propagates."""
+        try:
+            yield
+        except QueryFailed as exc:
+            report_usage(self.model, getattr(exc, "usage", None) or Usage(), tokens=True)
+            raise
 
 
 def as_module(
