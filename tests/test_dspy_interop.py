@@ -193,4 +193,5 @@ def test_as_module_lets_a_failed_query_raise() -> None:
     program = ac.Program(ac.ArchitectureSpec.model_validate(spec), lms={"*": down}, cache=False)
     with dspy.track_usage() as tracker, pytest.raises(ac.QueryFailed, match="no usable sample"):
         as_module(program)(question="Capital of France?")
-    assert tracker.get_total_tokens()["archon/architecture"]["lm_calls"] == 0
+    paid = tracker.get_total_tokens()["archon/architecture"]
+    assert paid["lm_calls"] == 0 and paid["failed_calls"] == 1

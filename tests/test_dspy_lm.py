@@ -214,8 +214,13 @@ def test_a_failed_architecture_is_a_dspy_lm_error(tmp_path) -> None:
 
     with FakeOpenAIServer(lambda body: Fault(status=400)) as down:
         lm = as_lm(program(down, tmp_path))
-        with dspy.context(lm=lm), pytest.raises(dspy.LMError, match="the architecture failed"):
+        with (
+            dspy.context(lm=lm),
+            dspy.track_usage() as tracker,
+            pytest.raises(dspy.LMError, match="the architecture failed"),
+        ):
             dspy.Predict("question -> answer")(question="Capital of France?")
+    assert tracker.get_total_tokens()["archon/gcrf"]["failed_calls"] == 3  # what the query paid
 
 
 def test_import_archon_compile_does_not_import_dspy() -> None:

@@ -18,7 +18,6 @@ from archon_compile.dspy.rollouts import Rollouts
 from archon_compile.dspy.usage import report_usage
 from archon_compile.lm.base import Message
 from archon_compile.program import Prediction
-from archon_compile.runtime.trace import Usage
 
 PROVIDER_DATA_KEY = "archon_compile"
 
@@ -90,7 +89,7 @@ def prediction_of(response: lm15.Response) -> Prediction:
 
 def _failed(request: lm15.Request, exc: QueryFailed) -> lm15.ServerError:
     """A failed query as the error DSPy expects from an engine; what it paid is still reported."""
-    report_usage(request.model, getattr(exc, "usage", None) or Usage(), tokens=True)
+    report_usage(request.model, exc.usage, tokens=True)
     return lm15.ServerError(f"the architecture failed: {exc}", provider="archon-compile")
 
 

@@ -12,7 +12,6 @@ from archon_compile.components import QueryFailed
 from archon_compile.dspy.usage import report_usage
 from archon_compile.lm.base import Message
 from archon_compile.program import Prediction, Program
-from archon_compile.runtime.trace import Usage
 
 
 class ArchitectureModule(dspy.Module):
@@ -75,7 +74,7 @@ class ArchitectureModule(dspy.Module):
         try:
             yield
         except QueryFailed as exc:
-            report_usage(self.model, getattr(exc, "usage", None) or Usage(), tokens=True)
+            report_usage(self.model, exc.usage, tokens=True)
             raise
 
 
