@@ -88,7 +88,7 @@ def freeze(spec: ArchitectureSpec, search: dict[str, Any] | None = None) -> Arti
             id=f"L{li}.C{ci}",
             type=c.type,
             model=getattr(c, "model", None),
-            signatures=[s.info() for s in component_class(c.type).signatures],
+            signatures=[s.info() for s in component_class(c.type).node_signatures(c)],
         )
         for li, layer in enumerate(spec.layers)
         for ci, c in enumerate(layer)

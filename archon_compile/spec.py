@@ -36,6 +36,7 @@ MAX_TOP_K = 1000
 MAX_TOKENS = 1_000_000
 MAX_LAYERS = 100
 MAX_COMPONENTS_PER_LAYER = 100
+MAX_INSTRUCTIONS = 100_000  # characters of a node's own instructions
 Model = Annotated[str, Field(min_length=1, max_length=500)]
 Url = Annotated[str, Field(min_length=1, max_length=2000)]
 
@@ -55,6 +56,13 @@ class LMParams(_Base, ComponentSpecBase):
     api_base: Url | None = None
     temperature: float = Field(0.7, ge=0.0, le=2.0)
     max_tokens: int = Field(1024, ge=1, le=MAX_TOKENS)
+    instructions: str | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_INSTRUCTIONS,
+        description="replaces the instructions of this node's signature (e.g. ones tuned by a DSPy "
+        "optimizer); part of the spec, so frozen into the artifact and its hash",
+    )
 
 
 class CritiquesOption(ComponentSpecBase):

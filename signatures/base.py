@@ -34,6 +34,16 @@ class Signature(Generic[In, Out]):
     Inputs: ClassVar[type[BaseModel]]
     Outputs: ClassVar[type[BaseModel]]
     instructions: ClassVar[str]
+    custom_instructions: ClassVar[bool] = False
+    """True on a copy made by `with_instructions`: a node's own instructions replaced these."""
+
+    @classmethod
+    def with_instructions(cls, instructions: str | None) -> type[Signature[In, Out]]:
+        """This signature with a node's own instructions (same fields, prompt layout and parser)."""
+        if instructions is None:
+            return cls
+        attrs = {"instructions": instructions, "custom_instructions": True}
+        return type(cls.__name__, (cls,), attrs)
 
     @classmethod
     def info(cls) -> SignatureInfo:
@@ -63,6 +73,17 @@ def numbered(candidates: list[str], critiques: list[Any] | None = None) -> str:
             block += f"\nCritique of [{i}]:\nStrengths: {c.strengths}\nWeaknesses: {c.weaknesses}"
         parts.append(block)
     return "\n\n".join(parts)
+
+
+def with_system(conversation: list[Message], text: str) -> list[Message]:
+    """The conversation with `text` appended to its system message (one is added when it has none).
+
+    The conversation's own system message comes first and stays verbatim: it may ask for an output
+    format (DSPy's `[[ ## field ## ]]` sections, JSON) that the answer must keep."""
+    if conversation and conversation[0].role == "system":
+        head = conversation[0].content.rstrip()
+        return [Message(role="system", content=f"{head}\n\n{text}"), *conversation[1:]]
+    return [Message(role="system", content=text), *conversation]
 
 
 def conversation_text(conversation: list[Message]) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from archon_compile.signatures.base import Signature, numbered
+from archon_compile.signatures.base import Signature, numbered, with_system
 from archon_compile.signatures.generate import Response, parse_response
 from pydantic import BaseModel
 
@@ -30,14 +30,19 @@ class Fuse(Signature[FuseInputs, Response]):
 
     @classmethod
     def render(cls, inputs: FuseInputs) -> list[Message]:
+        """One system message: the conversation's own first (verbatim, so an output format it asks for,
+        such as DSPy's `[[ ## answer ## ]]` sections, reaches the fuser), then the fusion task."""
+        conversation = list(inputs.conversation)
         extra = ""
+        if conversation and conversation[0].role == "system":
+            extra = " Follow the instructions above, and write your response in the format they ask for."
         if inputs.critiques is not None:
-            extra = " Each response is followed by a critique of its strengths and weaknesses; use them."
+            extra += " Each response is followed by a critique of its strengths and weaknesses; use them."
         if inputs.length_control:
             longest = max((len(c.split()) for c in inputs.candidates), default=0)
             extra += f" Keep your answer no longer than {longest} words."
-        system = f"{cls.instructions}{extra}\n\nResponses:\n\n{numbered(inputs.candidates, inputs.critiques)}"
-        return [Message(role="system", content=system), *inputs.conversation]
+        task = f"{cls.instructions}{extra}\n\nResponses:\n\n{numbered(inputs.candidates, inputs.critiques)}"
+        return with_system(conversation, task)
 
     @classmethod
     def parse(cls, text: str, inputs: FuseInputs) -> Parsed[Response]:

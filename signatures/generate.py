@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from archon_compile.signatures.base import Signature
+from archon_compile.signatures.base import Signature, with_system
 from pydantic import BaseModel
 
 from archon_compile.lm.base import Message
@@ -24,6 +24,10 @@ class Generate(Signature[GenerateInputs, Response]):
 
     @classmethod
     def render(cls, inputs: GenerateInputs) -> list[Message]:
+        """The conversation as it came (system message included); a node's own instructions join its
+        system message. The default instructions are implied by the conversation, so not sent."""
+        if cls.custom_instructions:
+            return with_system(list(inputs.conversation), cls.instructions)
         return list(inputs.conversation)
 
     @classmethod

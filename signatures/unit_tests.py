@@ -39,7 +39,7 @@ class GenerateUnitTests(Signature[GenerateUnitTestsInputs, UnitTests]):
     def render(cls, inputs: GenerateUnitTestsInputs) -> list[Message]:
         user = (
             f"Query:\n{conversation_text(inputs.conversation)}\n\n"
-            f"{cls.instructions.format(n=inputs.num_tests)}"
+            f"{cls.instructions.replace('{n}', str(inputs.num_tests))}"
         )
         return [Message(role="user", content=user)]
 

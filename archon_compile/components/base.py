@@ -55,6 +55,14 @@ class Component(ABC, Generic[S]):
         self.spec = spec
         self.node_id = node_id
         self.sample_offset = sample_offset
+        self._own = dict(zip(self.signatures, self.node_signatures(spec), strict=True))
+
+    @classmethod
+    def node_signatures(cls, spec: BaseModel) -> list[type[Signature[Any, Any]]]:
+        """The signatures a node of this spec runs: the spec's own `instructions`, when set, replace
+        those of the main (first) signature; a second one (the verifier's verdict) keeps its own."""
+        own = getattr(spec, "instructions", None)
+        return [s.with_instructions(own) if i == 0 else s for i, s in enumerate(cls.signatures)]
 
     @abstractmethod
     async def run(self, state: LayerState, ctx: RunContext) -> LayerState: ...
@@ -76,6 +84,7 @@ class Component(ABC, Generic[S]):
         fallback: str,
     ) -> Outcome[T]:
         spec: Any = self.spec
+        signature = self._own.get(signature, signature)
         request = LMRequest(
             model=spec.model,
             api_base=spec.api_base,
