@@ -9,12 +9,14 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from archon_compile.artifact import freeze, write
+from archon_compile.compiler.marks import Mark
 from archon_compile.compiler.power import PowerRanking
 from archon_compile.program import Program
 
 
 class TrialRow(BaseModel):
-    """One trial as the report shows it. `note` says why it was skipped, stopped early or copied."""
+    """One trial as the report shows it. `mark` says why it was skipped, stopped or failed; `note` is
+    that reason (or a rerun's origin) in words."""
 
     number: int
     state: str
@@ -29,8 +31,17 @@ class TrialRow(BaseModel):
     cache_hits: int = 0
     usd: float = 0.0
     naive_calls: int = Field(0, description="calls_per_query x queries evaluated: the cost without a cache")
+    program_errors: int = Field(0, description="dev items whose program failed (scored 0)")
+    judge_errors: int = Field(0, description="dev items the judge failed to score (left out of the mean)")
+    scores: list[float] = Field(default_factory=list, description="per dev item, in dev order")
+    mark: Mark | None = None
     note: str | None = None
     on_front: bool = False
+
+    @property
+    def candidate(self) -> bool:
+        """Evaluated on every dev item and not marked: a possible winner."""
+        return self.state == "COMPLETE" and self.mark is None
 
 
 class HeldOut(BaseModel):
