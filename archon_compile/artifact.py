@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from archon_compile.errors import ArchonError
 from archon_compile.components import REGISTRY
+from archon_compile.errors import ArchonError
 from archon_compile.lm.redact import public_url, secret_values
 from archon_compile.signatures.base import SignatureInfo
 from archon_compile.spec import ArchitectureSpec, SpecError, read_spec_file

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -21,6 +22,7 @@ from archon_compile.spec import ArchitectureSpec
 from archon_compile.state import Candidate, LayerState
 
 T = TypeVar("T")
+P = ParamSpec("P")
 Query = str | Sequence[Message | Mapping[str, str]]
 
 
@@ -204,3 +206,16 @@ _BACKGROUND = _BackgroundLoop()
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run_coroutine_threadsafe(coro, _BACKGROUND.loop()).result()
+
+
+def synchronous(fn: Callable[P, Coroutine[Any, Any, T]], name: str, doc: str) -> Callable[P, T]:
+    """The synchronous twin `name` of an async function, with the same parameters (one signature to
+    maintain, not two), run on the background loop (so it works inside a running event loop too)."""
+
+    @wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        return run_sync(fn(*args, **kwargs))
+
+    run.__name__ = run.__qualname__ = name
+    run.__doc__ = doc
+    return run

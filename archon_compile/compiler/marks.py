@@ -68,7 +68,7 @@ class EvalAttrs(BaseModel):
     cache_hits: int = 0
     usd: float = 0.0
     naive_calls: int = 0
-    scores: list[float] = []
+    scores: list[float | None] = []
     program_errors: int = 0
     judge_errors: int = 0
     first_error: str | None = None

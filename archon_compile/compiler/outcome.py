@@ -12,7 +12,6 @@ from archon_compile.compiler.power import single_model_spec
 from archon_compile.compiler.result import CompileResult, Counts, HeldOut, Report, TrialRow
 from archon_compile.compiler.storage import redact
 from archon_compile.compiler.trials import best, rows
-from archon_compile.evaluation import bootstrap_ci
 from archon_compile.spec import ArchitectureSpec
 
 
@@ -77,7 +76,8 @@ def _heldout(search: Search, name: str, spec: ArchitectureSpec) -> tuple[HeldOut
     if not search.heldout:
         return None, 0
     ev = evaluate(search.task, search.program(spec), search.heldout, search.judge)
-    lo, hi = bootstrap_ci(ev.scores, seed=search.seed)
+    summary = ev.summary(seed=search.seed)
+    lo, hi = summary.ci_low, summary.ci_high
     sent = ev.usage.calls
     usd = ev.usage.cost_usd / sent * spec.calls_per_query() if sent and ev.usage.cost_known else None
     return HeldOut(

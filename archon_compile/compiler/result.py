@@ -33,7 +33,9 @@ class TrialRow(BaseModel):
     naive_calls: int = Field(0, description="calls_per_query x queries evaluated: the cost without a cache")
     program_errors: int = Field(0, description="dev items whose program failed (scored 0)")
     judge_errors: int = Field(0, description="dev items the judge failed to score (left out of the mean)")
-    scores: list[float] = Field(default_factory=list, description="per dev item, in dev order")
+    scores: list[float | None] = Field(
+        default_factory=list, description="per dev item, in dev order; None: the judge failed"
+    )
     mark: Mark | None = None
     note: str | None = None
     on_front: bool = False

@@ -23,10 +23,10 @@ from archon_compile.compiler.outcome import finish
 from archon_compile.compiler.result import CompileResult
 from archon_compile.compiler.sampling import default_sampler
 from archon_compile.compiler.space import ArchonSpace
+from archon_compile.evaluation.judge import JudgeRequired, make_judge
 from archon_compile.lm.base import LM
-from archon_compile.lm.resolve import Backends
 from archon_compile.runtime.cache import Cache
-from archon_compile.runtime.calls import RetryPolicy, Runtime
+from archon_compile.runtime.calls import RetryPolicy
 from archon_compile.tasks.base import Judge, Task
 
 __all__ = ["CompileError", "TrialEvent", "compile"]
@@ -112,9 +112,16 @@ def _resolve_task(task: str | Task, data: str | None) -> Task:
 
 
 def _make_judge(task: Task, model: str | None, search: Search) -> Judge | None:
-    if model is None:
-        if task.needs_judge:
-            raise CompileError(f"task {task.name!r} is scored by a judge model: pass judge= (--judge MODEL)")
-        return None
-    runtime = Runtime(Backends(search.lms), search.cache, search.retry, search.concurrency)
-    return Judge(model=model, runtime=runtime)
+    """The evaluation engine's judge, on the search's endpoints, injected LMs, cache and retry policy."""
+    try:
+        return make_judge(
+            task,
+            model,
+            api_bases=search.api_bases,
+            lms=search.lms,
+            cache=search.cache,
+            retry=search.retry,
+            concurrency=search.concurrency,
+        )
+    except JudgeRequired as exc:
+        raise CompileError(str(exc)) from None
