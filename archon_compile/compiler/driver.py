@@ -18,7 +18,7 @@ from typing import Any
 import optuna
 from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial, TrialState
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from archon_compile.compiler.budget import Budget, Spent, estimate_tokens
 from archon_compile.compiler.marks import (
@@ -58,10 +58,21 @@ from archon_compile.spec import ArchitectureSpec, SpecError
 from archon_compile.tasks.base import Item, Judge, Task
 
 MAX_CONSECUTIVE_SKIPS = 200
+MAX_ERROR_RATE = 0.25
+FAILED_IN_A_ROW = 3
 
 
 class CompileError(ArchonError, RuntimeError):
     """A compile that cannot start or produced nothing usable; the message says what to change."""
+
+
+class TrialFailed(Exception):
+    """Raised between minibatches when a trial's errors exceed the error budget."""
+
+    def __init__(self, reason: str, error: str | None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.error = error
 
 
 class TrialEvent(BaseModel):
@@ -74,6 +85,10 @@ class TrialEvent(BaseModel):
     mark: Mark | None = None
     finished: int
     total: int
+    best_quality: float | None = Field(None, description="the best dev quality of a complete trial so far")
+    calls: int = Field(0, description="LM calls sent so far by the search (all workers)")
+    program_errors: int = 0
+    judge_errors: int = 0
 
 
 @dataclass
@@ -91,6 +106,7 @@ class Search:
     retry: RetryPolicy | None
     cache: Cache
     progress: Callable[[TrialEvent], None] | None
+    max_error_rate: float = MAX_ERROR_RATE
     judge: Judge | None = None
     dev: list[Item] = field(default_factory=list)
     heldout: list[Item] = field(default_factory=list)
@@ -126,6 +142,7 @@ class Search:
         )
         self._check_config()
         self.ranking, _ = load_or_rank(self.study, self._rank)
+        self._check_ranking()
         if prior:
             self._enqueue_prior()
 
@@ -158,6 +175,15 @@ class Search:
                 "(--study NAME) to start another"
             )
 
+    def _check_ranking(self) -> None:
+        """A ranking in which every model failed on every dev item measured nothing: stop, say why."""
+        if all(s.errors >= len(self.dev) for s in self.ranking.scores):
+            first = next((s.first_error for s in self.ranking.scores if s.first_error), "unknown")
+            raise CompileError(
+                f"every model failed on every dev item in the power ranking, so nothing can be measured; "
+                f"the first error: {first}. Check the endpoints (--api-base, --judge-api-base) and keys"
+            )
+
     def _rank(self) -> PowerRanking:
         return rank_models(
             self.models,
@@ -184,7 +210,7 @@ class Search:
         The study is read once per trial, right after `ask` (so trials other workers created before this
         one are seen); spending by other workers during a trial is seen at the next trial.
         """
-        skips = 0
+        skips = failed = 0
         while True:
             fail_stale(self.study)
             with quiet():
@@ -205,7 +231,15 @@ class Search:
             told = next(t for t in self.study.get_trials(deepcopy=False) if t.number == trial.number)
             mark = mark_of(told)
             skips = skips + 1 if mark is not None and not mark.counted else 0
+            if mark is None or mark.counted:
+                failed = failed + 1 if mark is not None and mark.kind == MarkKind.FAILED else 0
             self._report(told, others)
+            if failed >= FAILED_IN_A_ROW and mark is not None:
+                raise CompileError(
+                    f"the last {failed} trials failed their error budget, so the search measures nothing; "
+                    f"the last one: {mark.reason}. Fix the cause (endpoints, keys, judge) and rerun the "
+                    "same command to resume"
+                )
             if skips >= MAX_CONSECUTIVE_SKIPS:
                 self.stop_reason = (
                     f"{skips} proposals in a row were invalid, over budget or already evaluated: widen "
@@ -223,7 +257,7 @@ class Search:
             spec = self.space.build(choice, self.ranking.order, name=f"{self.task.name}-trial-{trial.number}")
         except SpecError as exc:
             return _skip(trial, f"invalid architecture: {str(exc).splitlines()[-1].strip(' -')}")
-        tokens = estimate_tokens(spec, self._query_tokens())
+        tokens = estimate_tokens(spec, self.query_tokens())
         over = self.budget.excludes(spec, tokens)
         if over:
             return _skip(trial, over)
@@ -253,6 +287,7 @@ class Search:
                     f"stopped after {len(ev.scores)} of {len(self.dev)} dev items: below the median quality "
                     "at no lower cost"
                 )
+            self._check_errors(ev)
             now = self.before.model_copy(update={"wall_time_s": time.monotonic() - self.started})
             self.stop_reason = self.budget.exhausted(now.plus(ev.usage))
             return self.stop_reason
@@ -264,7 +299,23 @@ class Search:
         except StopTrial as stop:
             set_mark(trial, Mark(kind=MarkKind.STOPPED, reason=stop.reason))
             return TrialState.PRUNED, None
+        except TrialFailed as fail:
+            set_mark(trial, Mark(kind=MarkKind.FAILED, reason=fail.reason, error=fail.error))
+            return TrialState.FAIL, None
         return TrialState.COMPLETE, self.objective.values(ev.quality, cost)
+
+    def _check_errors(self, ev: Evaluation) -> None:
+        """The error budget: a trial whose failed items (program or judge) exceed `max_error_rate` of
+        those scored so far fails; it is not scored 0 and is never a winner."""
+        failed = ev.errors + ev.judge_errors
+        if failed <= self.max_error_rate * len(ev.records):
+            return
+        first = next((r.program_error or r.judge_error for r in ev.records if r.failed), None)
+        raise TrialFailed(
+            f"failed: {failed} of {len(ev.records)} dev items errored ({ev.errors} program, "
+            f"{ev.judge_errors} judge; the budget is {self.max_error_rate:.0%}): {(first or '')[:300]}",
+            first,
+        )
 
     def _record(self, trial: optuna.Trial, spec: ArchitectureSpec, ev: Evaluation) -> None:
         """One write per minibatch: what the trial scored and sent so far (read by budgets and reports)."""
@@ -279,10 +330,12 @@ class Search:
             naive_calls=spec.calls_per_query() * queries,
             scores=ev.scores,
             program_errors=ev.errors,
+            judge_errors=ev.judge_errors,
+            first_error=next((r.program_error or r.judge_error for r in ev.records if r.failed), None),
         )
         trial.set_user_attr(EVAL, attrs.model_dump())
 
-    def _query_tokens(self) -> int:
+    def query_tokens(self) -> int:
         """Mean tokens of a dev conversation (about 4 characters a token)."""
         chars = [sum(len(t) for t in item.turns) + len(self.task.system_prompt or "") for item in self.dev]
         return max(1, sum(chars) // (4 * len(chars)))
@@ -299,7 +352,10 @@ class Search:
     def _report(self, t: FrozenTrial, others: Sequence[FrozenTrial]) -> None:
         if self.progress is None:
             return
-        done = [x for x in [*others, t] if x.state in DONE and counted(x)]
+        everyone = [*others, t]
+        done = [x for x in everyone if x.state in (*DONE, TrialState.FAIL) and counted(x)]
+        evals = [e for x in everyone if (e := eval_of(x)) is not None]
+        complete = [e.dev_quality for x in everyone if x.state == TrialState.COMPLETE and (e := eval_of(x))]
         ev = eval_of(t)
         self.progress(
             TrialEvent(
@@ -310,6 +366,10 @@ class Search:
                 mark=mark_of(t),
                 finished=len(done),
                 total=self.trials,
+                best_quality=max(complete, default=None),
+                calls=self.spent(everyone).calls,
+                program_errors=sum(e.program_errors for e in evals),
+                judge_errors=sum(e.judge_errors for e in evals),
             )
         )
 

@@ -37,6 +37,7 @@ class Mark(BaseModel):
     kind: MarkKind
     reason: str
     same_as: int | None = None
+    error: str | None = None  # FAILED: the first error of the trial
 
     @property
     def counted(self) -> bool:
