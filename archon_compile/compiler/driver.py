@@ -395,9 +395,17 @@ def _spec_hash(spec: ArchitectureSpec) -> str:
 
 
 def _evaluated_twin(trials: Sequence[FrozenTrial], digest: str) -> FrozenTrial | None:
+    """An earlier trial of the same architecture: evaluated, or failed its error budget in this process
+    (a rerun of the command tries failed architectures again, once their cause may be fixed)."""
     for t in trials:
         arch = arch_of(t)
-        if t.state in DONE and arch is not None and arch.spec_hash == digest:
+        if arch is None or arch.spec_hash != digest:
+            continue
+        mark = mark_of(t)
+        failed_here = (
+            mark is not None and mark.kind == MarkKind.FAILED and t.user_attrs.get(WORKER) == THIS_WORKER
+        )
+        if t.state in DONE or failed_here:
             return t
     return None
 
