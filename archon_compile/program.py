@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import threading
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from functools import wraps
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TextIO, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -17,6 +18,7 @@ from archon_compile.lm.base import LM, Message
 from archon_compile.lm.resolve import Backends
 from archon_compile.runtime.cache import Cache
 from archon_compile.runtime.calls import RetryPolicy, Runtime
+from archon_compile.runtime.history import DEFAULT_SIZE, CallHistory, format_by_component, format_call
 from archon_compile.runtime.trace import CallRecord, Trace, Usage
 from archon_compile.spec import ArchitectureSpec
 from archon_compile.state import Candidate, LayerState
@@ -56,7 +58,8 @@ class Program:
 
     `lms` maps model strings (or "*") to LM instances; `lm`/`api_base` replace every model of the spec
     (so one artifact moves between providers); `cache` is a path, a Cache, True (the default disk cache)
-    or False (none).
+    or False (none); `history_size` calls are kept in memory for `history`/`inspect_history` (0: none);
+    `trace_text=True` puts each call's prompt and reply on `pred.trace` too.
     """
 
     def __init__(
@@ -71,16 +74,40 @@ class Program:
         retry: RetryPolicy | None = None,
         seed: int | None = None,
         provenance: Mapping[str, Any] | None = None,
+        history_size: int = DEFAULT_SIZE,
+        trace_text: bool = False,
     ) -> None:
         self.spec = retarget(spec, lm, api_base) if (lm or api_base) else spec
         self.seed = seed
         self.provenance = dict(provenance or {})
-        self.runtime = Runtime(Backends(lms), _make_cache(cache), retry, concurrency)
+        history = CallHistory(history_size) if history_size else None
+        self.runtime = Runtime(
+            Backends(lms), _make_cache(cache), retry, concurrency, history=history, trace_text=trace_text
+        )
         self.layers = [_build_layer(li, layer) for li, layer in enumerate(self.spec.layers)]
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+    def history(self, n: int | None = None) -> list[CallRecord]:
+        """The last `n` LM calls of this program (all it kept when None), oldest first, each with its
+        prompt (`messages`) and `reply`, credentials masked; cache hits included."""
+        return self.runtime.history.records(n) if self.runtime.history is not None else []
+
+    def inspect_history(self, n: int = 1, file: TextIO | None = None) -> str:
+        """Print the last `n` calls, prompt and reply (one by default, as DSPy), to `file`; return it."""
+        text = "\n\n".join(format_call(rec) for rec in self.history(n))
+        print(text, file=file or sys.stdout)
+        return text
+
+    def component_types(self) -> dict[str, str]:
+        """Node id (`L1.C0`) -> component type (`critic`), to label calls."""
+        return {c.node_id: c.spec.type for layer in self.layers for c in layer}
+
+    def format_calls(self, records: Sequence[CallRecord]) -> str:
+        """Records with text (`pred.trace` with `trace_text=True`, or `history`) grouped per component."""
+        return format_by_component(records, self.component_types())
 
     async def acall(self, query: Query) -> Prediction:
         trace = Trace()

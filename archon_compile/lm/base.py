@@ -79,3 +79,11 @@ class LM(Protocol):
     """An LM backend: turns a request into a response or raises LMError."""
 
     async def complete(self, request: LMRequest) -> LMResponse: ...
+
+
+@runtime_checkable
+class NeedsSetUp(Protocol):
+    """An LM with one-time set-up (an import, a TLS context, a price lookup) that the runtime awaits
+    before timing a call, so trace latencies measure calls, not set-up. `prepare` must be idempotent."""
+
+    async def prepare(self) -> None: ...
