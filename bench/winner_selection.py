@@ -7,7 +7,8 @@ model, emitted if its mean gain is positive), "lcb" (emitted only if that bound 
 the default search on a 20-item dev set and a 200-item held-out set (scripted, no network); each rule's
 choice is evaluated on the same held-out items through the same engine. Printed per rule: mean held-out
 quality, mean paired difference with the best single model, the dev-to-held-out drop (the winner's
-curse), how often it emitted the single model and how often it fell below it.
+curse), how often it emitted the single model and how often it fell below it; per seed, the verdict the
+compile itself printed (default rule).
 
     python bench/winner_selection.py              # seeds 0-4
     python bench/winner_selection.py --seeds 10
@@ -40,6 +41,7 @@ class SeedResult(BaseModel):
     heldout: dict[str, float]
     dev: dict[str, float]
     chose_single: dict[str, bool]
+    verdict: str
 
 
 def run(seed: int, dev: int = 20, heldout: int = 200, trials: int = 30) -> SeedResult:
@@ -80,7 +82,8 @@ def run(seed: int, dev: int = 20, heldout: int = 200, trials: int = 30) -> SeedR
             scores[rule] = evaluate(task, ac.Program(spec, lms=lms, seed=seed), held, None).quality
             singles[rule] = sel.chosen_trial is None
         base = evaluate(task, ac.Program(single, lms=lms, seed=seed), held, None).quality
-    return SeedResult(seed=seed, single=base, heldout=scores, dev=devs, chose_single=singles)
+    outcome = report.verdict.outcome if report.verdict else "none"
+    return SeedResult(seed=seed, single=base, heldout=scores, dev=devs, chose_single=singles, verdict=outcome)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -93,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{k} {v:.3f}{' (single)' if r.chose_single[k] else f' (dev {r.dev[k]:.3f})'}"
             for k, v in r.heldout.items()
         )
-        print(f"seed {r.seed}: held-out single {r.single:.3f}; {rules}")
+        print(f"seed {r.seed}: held-out single {r.single:.3f}; {rules}; the compile's verdict: {r.verdict}")
     for rule in RULES:
         held = [r.heldout[rule] for r in results]
         print(
