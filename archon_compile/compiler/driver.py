@@ -297,6 +297,10 @@ class Search:
                 self.task, self.program(spec), self.dev, self.judge, self.objective, cost, trial, after_batch
             )
         except StopTrial as stop:
+            failing = self._over_budget(stop.evaluation, len(stop.evaluation.records))
+            if failing is not None:  # stopped early, but mostly by its errors: that is a failure
+                set_mark(trial, Mark(kind=MarkKind.FAILED, reason=failing.reason, error=failing.error))
+                return TrialState.FAIL, None
             set_mark(trial, Mark(kind=MarkKind.STOPPED, reason=stop.reason))
             return TrialState.PRUNED, None
         except TrialFailed as fail:
@@ -305,13 +309,20 @@ class Search:
         return TrialState.COMPLETE, self.objective.values(ev.quality, cost)
 
     def _check_errors(self, ev: Evaluation) -> None:
-        """The error budget: a trial whose failed items (program or judge) exceed `max_error_rate` of
-        those scored so far fails; it is not scored 0 and is never a winner."""
+        """The error budget: a trial fails as soon as its failed items (program or judge) exceed
+        `max_error_rate` of the dev set; it is not scored 0 and is never a winner. Counted against the whole
+        dev set, so one error in a small first minibatch does not fail a trial that would stay in budget;
+        a trial stopped early is failed instead if its errors exceed the rate of the items it scored."""
+        failing = self._over_budget(ev, len(self.dev))
+        if failing is not None:
+            raise failing
+
+    def _over_budget(self, ev: Evaluation, base: int) -> TrialFailed | None:
         failed = ev.errors + ev.judge_errors
-        if failed <= self.max_error_rate * len(ev.records):
-            return
+        if failed <= self.max_error_rate * base:
+            return None
         first = next((r.program_error or r.judge_error for r in ev.records if r.failed), None)
-        raise TrialFailed(
+        return TrialFailed(
             f"failed: {failed} of {len(ev.records)} dev items errored ({ev.errors} program, "
             f"{ev.judge_errors} judge; the budget is {self.max_error_rate:.0%}): {(first or '')[:300]}",
             first,

@@ -124,7 +124,7 @@ def _heldout(search: Search, name: str, spec: ArchitectureSpec, ev: Evaluation |
         quality=ev.quality,
         ci_low=summary.ci_low or 0.0,
         ci_high=summary.ci_high or 0.0,
-        items=summary.n_scored,
+        items=summary.n,
         calls_per_query=spec.calls_per_query(),
         usd_per_query=usd,
         program_errors=summary.n_program_errors,
