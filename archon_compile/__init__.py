@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from archon_compile.evaluation import EvalReport, evaluate
     from archon_compile.lm.base import LM, LMError, LMRequest, LMResponse, Message
     from archon_compile.lm.scripted import ScriptedLM
-    from archon_compile.program import Prediction, Program
+    from archon_compile.program import BadQuery, CallCapExceeded, Prediction, Program
     from archon_compile.runtime.cache import Cache
     from archon_compile.runtime.calls import RetryPolicy
     from archon_compile.runtime.trace import CallRecord, Usage
@@ -43,7 +43,7 @@ _EXPORTS = {
     **dict.fromkeys(("EvalReport", "evaluate"), "archon_compile.evaluation"),
     **dict.fromkeys(("LM", "LMError", "LMRequest", "LMResponse", "Message"), "archon_compile.lm.base"),
     "ScriptedLM": "archon_compile.lm.scripted",
-    **dict.fromkeys(("Prediction", "Program"), "archon_compile.program"),
+    **dict.fromkeys(("BadQuery", "CallCapExceeded", "Prediction", "Program"), "archon_compile.program"),
     "Cache": "archon_compile.runtime.cache",
     "RetryPolicy": "archon_compile.runtime.calls",
     **dict.fromkeys(("CallRecord", "Usage"), "archon_compile.runtime.trace"),
@@ -90,7 +90,7 @@ def load(path: str | Path, **options: Any) -> Program:
     """Load a spec (JSON/YAML) or a compiled artifact as a runnable Program.
 
     Options go to Program: `lm=` / `api_base=` retarget every model, `lms=` maps model strings to LM
-    instances, `cache=`, `concurrency=`, `retry=`, `seed=`.
+    instances, `cache=`, `concurrency=`, `retry=`, `seed=`, `max_calls_per_query=`.
     """
     from archon_compile.artifact import Artifact, read
     from archon_compile.program import Program
@@ -116,8 +116,10 @@ __all__ = [
     "ArchonSpace",
     "Artifact",
     "ArtifactError",
+    "BadQuery",
     "Budget",
     "Cache",
+    "CallCapExceeded",
     "CallRecord",
     "CompileError",
     "CompileResult",

@@ -13,7 +13,6 @@ models served by injected LMs (`lms=`) and the embedded `local` model have no en
 from __future__ import annotations
 
 import asyncio
-import importlib
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
@@ -21,7 +20,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from archon_compile.errors import ArchonError
-from archon_compile.lm.base import LM, LMError, LMRequest, Message
+from archon_compile.lm.base import LM, LMError, LMRequest, Message, NeedsSetUp
 from archon_compile.lm.redact import public_url, redact
 from archon_compile.lm.resolve import Backends, is_local
 from archon_compile.program import synchronous
@@ -113,7 +112,6 @@ async def aprobe_endpoints(
         if not served and not is_local(e.model):
             todo.setdefault((e.model, e.api_base), e)
     clients = [(e, backends(e.model, e.api_base)) for e in todo.values()]
-    await _import_litellm_if_used([lm for _, lm in clients])
     outcomes = await asyncio.gather(*(_probe(e, lm, timeout_s) for e, lm in clients))
     failures = [o for o in outcomes if isinstance(o, ProbeFailure)]
     if failures:
@@ -126,14 +124,6 @@ probe_endpoints = synchronous(
 )
 
 
-async def _import_litellm_if_used(lms: Sequence[LM]) -> None:
-    """LiteLLM's first import takes seconds: do it before the clock starts, or it eats the timeout."""
-    from archon_compile.lm.litellm_client import LiteLLMClient
-
-    if any(isinstance(lm, LiteLLMClient) for lm in lms):
-        await asyncio.to_thread(importlib.import_module, "litellm")
-
-
 async def _probe(endpoint: Endpoint, lm: LM, timeout_s: float) -> ProbeResult | ProbeFailure:
     request = LMRequest(
         model=endpoint.model,
@@ -142,6 +132,11 @@ async def _probe(endpoint: Endpoint, lm: LM, timeout_s: float) -> ProbeResult | 
         temperature=0.0,
         max_tokens=1,
     )
+    try:
+        if isinstance(lm, NeedsSetUp):
+            await lm.prepare()  # imports, TLS, prices: set-up is not the endpoint's latency
+    except Exception as exc:  # a backend that cannot even set up fails its probe too
+        return _failure(endpoint, "failed", f"{type(exc).__name__}: {exc}")
     start = time.perf_counter()
     try:
         await asyncio.wait_for(lm.complete(request), timeout_s)

@@ -14,7 +14,10 @@ from typing import Any, ParamSpec, TextIO, TypeVar
 from pydantic import BaseModel, Field
 
 from archon_compile.components import REGISTRY, Component, QueryFailed, RunContext
+from archon_compile.errors import ArchonError
+from archon_compile.limits import DEFAULT_MAX_CALLS_PER_QUERY
 from archon_compile.lm.base import LM, Message
+from archon_compile.lm.redact import redact
 from archon_compile.lm.resolve import Backends
 from archon_compile.runtime.cache import Cache
 from archon_compile.runtime.calls import RetryPolicy, Runtime
@@ -26,6 +29,14 @@ from archon_compile.state import Candidate, LayerState
 T = TypeVar("T")
 P = ParamSpec("P")
 Query = str | Sequence[Message | Mapping[str, str]]
+
+
+class CallCapExceeded(ArchonError, ValueError):
+    """An architecture costs more LM calls per query than the program's `max_calls_per_query`."""
+
+
+class BadQuery(ArchonError, ValueError):
+    """A query that cannot be sent to a model (e.g. not valid Unicode text)."""
 
 
 class Prediction(BaseModel):
@@ -46,11 +57,31 @@ def default_cache_path() -> Path:
 def to_conversation(query: Query) -> tuple[Message, ...]:
     """A string is one user message; a list of messages (dicts or Message) is a conversation."""
     if isinstance(query, str):
-        return (Message(role="user", content=query),)
-    msgs = tuple(m if isinstance(m, Message) else Message.model_validate(m) for m in query)
+        msgs: tuple[Message, ...] = (Message(role="user", content=query),)
+    else:
+        msgs = tuple(m if isinstance(m, Message) else Message.model_validate(m) for m in query)
     if not msgs or msgs[-1].role != "user":
-        raise ValueError("a conversation must end with a user message")
+        raise BadQuery("a conversation must end with a user message")
+    for i, msg in enumerate(msgs):
+        try:
+            msg.content.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise BadQuery(
+                f"message {i}: not valid Unicode text (a lone surrogate at character {exc.start}); "
+                "send UTF-8 text"
+            ) from None
     return msgs
+
+
+def check_call_cap(spec: ArchitectureSpec, cap: int) -> None:
+    """Refuse, before any call, an architecture whose calls per query exceed `cap`."""
+    calls = spec.calls_per_query()
+    if calls > cap:
+        raise CallCapExceeded(
+            f"{spec.name}: this architecture makes {calls:,} LM calls per query (without retries), over "
+            f"the cap of {cap:,}; lower its samples/components, or raise the cap with "
+            "max_calls_per_query= (Program, ac.load) or --max-calls-per-query (serve)"
+        )
 
 
 class Program:
@@ -59,7 +90,8 @@ class Program:
     `lms` maps model strings (or "*") to LM instances; `lm`/`api_base` replace every model of the spec
     (so one artifact moves between providers); `cache` is a path, a Cache, True (the default disk cache)
     or False (none); `history_size` calls are kept in memory for `history`/`inspect_history` (0: none);
-    `trace_text=True` puts each call's prompt and reply on `pred.trace` too.
+    `trace_text=True` puts each call's prompt and reply on `pred.trace` too; an architecture costing
+    more than `max_calls_per_query` LM calls per query is refused here, before any call.
     """
 
     def __init__(
@@ -76,8 +108,11 @@ class Program:
         provenance: Mapping[str, Any] | None = None,
         history_size: int = DEFAULT_SIZE,
         trace_text: bool = False,
+        max_calls_per_query: int = DEFAULT_MAX_CALLS_PER_QUERY,
     ) -> None:
         self.spec = retarget(spec, lm, api_base) if (lm or api_base) else spec
+        check_call_cap(self.spec, max_calls_per_query)
+        self.max_calls_per_query = max_calls_per_query
         self.seed = seed
         self.provenance = dict(provenance or {})
         history = CallHistory(history_size) if history_size else None
@@ -110,18 +145,33 @@ class Program:
         return format_by_component(records, self.component_types())
 
     async def acall(self, query: Query) -> Prediction:
-        trace = Trace()
+        """Answer one query. A `QueryFailed` carries the usage and trace of what the query paid."""
+        return await self._traced(query, Trace())
+
+    async def _traced(self, query: Query, trace: Trace) -> Prediction:
+        try:
+            return await self._answer(query, trace)
+        except QueryFailed as exc:
+            exc.usage, exc.trace = trace.usage(), _ordered(trace)
+            raise
+
+    async def _answer(self, query: Query, trace: Trace) -> Prediction:
         ctx = RunContext(runtime=self.runtime, trace=trace, seed=self.seed)
         state = LayerState(conversation=to_conversation(query))
         for layer in self.layers:
-            state = await _run_layer(layer, state, ctx)
+            try:
+                state = await _run_layer(layer, state, ctx)
+            except QueryFailed as exc:
+                if not state.candidates:
+                    raise
+                state = _best_remaining(state, layer, exc, trace)
+                break
         if len(state.candidates) != 1:
             raise QueryFailed(f"the last layer left {len(state.candidates)} candidates instead of 1")
-        records = sorted(trace.records, key=lambda r: (r.component, r.sample, r.attempt, r.error or ""))
         return Prediction(
             response=state.candidates[0].text,
             usage=trace.usage(),
-            trace=records,
+            trace=_ordered(trace),
             candidates=list(state.candidates),
         )
 
@@ -129,20 +179,51 @@ class Program:
         return run_sync(self.acall(query))
 
     async def abatch(self, queries: Sequence[Query], concurrency: int = 16) -> list[Prediction]:
-        """Answer many queries; a failed query yields a Prediction with `error` set instead of raising."""
+        """One Prediction per query, in order, always: a query that fails for any reason (an unexpected
+        exception included) yields `error` set, with the usage and trace of what it paid."""
         limit = asyncio.Semaphore(concurrency)
 
         async def one(q: Query) -> Prediction:
+            trace = Trace()
             async with limit:
                 try:
-                    return await self.acall(q)
-                except QueryFailed as exc:
-                    return Prediction(response="", error=str(exc))
+                    return await self._traced(q, trace)
+                except Exception as exc:  # noqa: BLE001 - one bad query must not lose the others' answers
+                    return Prediction(
+                        response="", error=_describe(exc), usage=trace.usage(), trace=_ordered(trace)
+                    )
 
         return list(await asyncio.gather(*(one(q) for q in queries)))
 
     def batch(self, queries: Sequence[Query], concurrency: int = 16) -> list[Prediction]:
         return run_sync(self.abatch(queries, concurrency))
+
+
+def _ordered(trace: Trace) -> list[CallRecord]:
+    return sorted(trace.records, key=lambda r: (r.component, r.sample, r.attempt, r.error or ""))
+
+
+def _best_remaining(
+    state: LayerState, layer: list[Component[Any]], exc: QueryFailed, trace: Trace
+) -> LayerState:
+    """A later layer failed after its retries: answer with the best candidate earlier layers left (the
+    first: ranked order when a ranker or voter ran), and say so in the trace."""
+    best = state.candidates[0]
+    trace.record(
+        CallRecord(
+            component=layer[0].node_id.split(".")[0],
+            model="-",
+            fallback=f"{exc}; answered with the best remaining candidate ({best.origin})",
+            lm_call=False,
+        )
+    )
+    return state.model_copy(update={"candidates": (best,)})
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, ArchonError):
+        return str(exc)
+    return redact(f"unexpected error: {type(exc).__name__}: {exc}")
 
 
 def _build_layer(li: int, layer: Sequence[Any]) -> list[Component[Any]]:

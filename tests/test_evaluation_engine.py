@@ -100,9 +100,8 @@ class PaidThenFailed(ac.Program):
     (`QueryFailed.usage`, as `Program.acall` fills it)."""
 
     async def acall(self, query: Query) -> ac.Prediction:
-        exc = ac.QueryFailed("the fuser produced no usable answer")
-        setattr(exc, "usage", Usage(calls=3, prompt_tokens=30, completion_tokens=6, cost_usd=0.25))  # noqa: B010
-        raise exc
+        usage = Usage(calls=3, prompt_tokens=30, completion_tokens=6, cost_usd=0.25)
+        raise ac.QueryFailed("the fuser produced no usable answer", usage=usage)
 
 
 def test_what_failed_queries_paid_is_counted_in_records_reports_and_the_compilers_usage() -> None:
@@ -211,3 +210,24 @@ def test_reading_a_results_file_never_raises_on_garbage(tmp_path: Path, lines: l
     assert read_records(out, "t", "p") == {}
     repair(out)
     assert not out.read_bytes() or out.read_bytes().endswith(b"\n")
+
+
+def test_a_query_that_failed_after_paying_is_counted_with_what_it_paid() -> None:
+    """End to end: every sample comes back empty (parsed as unusable, retried once), so the query fails
+    after 3 samples x 2 attempts = 6 paid calls; the record, the report and the compiler count them."""
+    spec = ArchitectureSpec.model_validate(
+        {
+            "name": "three",
+            "layers": [
+                [{"type": "generator", "model": "m", "samples": 3}],
+                [{"type": "fuser", "model": "m"}],
+            ],
+        }
+    )
+    lm = ac.ScriptedLM([(".", "")], price_per_token=0.01)
+    program = ac.Program(spec, lms={"*": lm}, cache=False, retry=RetryPolicy(parse_retries=1))
+    task = Task("t", [Item(id="q0", turns=["question 0 with five words"])], lambda i, a: True)
+    report = ac.evaluate(program, task, progress=False)
+    assert report.n_program_errors == 1 and lm.calls == 6
+    assert report.program_usage.calls == 6 and report.program_usage.prompt_tokens > 0
+    assert objective.evaluate(task, program, task.items(), None).usage.calls == 6

@@ -14,6 +14,7 @@ from typing import Any, Protocol, cast
 
 from pydantic import BaseModel, Field
 
+from archon_compile.components.base import QueryFailed
 from archon_compile.lm.base import Message
 from archon_compile.lm.redact import redact
 from archon_compile.program import Prediction, Program
@@ -170,8 +171,7 @@ class Task:
 
 def _paid(exc: BaseException) -> Usage:
     """What a failed query paid before it failed (`QueryFailed.usage`, filled by `Program.acall`)."""
-    usage = getattr(exc, "usage", None)
-    return usage if isinstance(usage, Usage) else Usage()
+    return exc.usage if isinstance(exc, QueryFailed) else Usage()
 
 
 def describe_failure(exc: BaseException) -> str:
