@@ -12,15 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from archon_compile.signatures.fuse import Fuse
-from compiler_pool import MODELS, _candidates, pool, task
+from compiler_pool import MODELS, pool, task
 from typer.testing import CliRunner
 
 import archon_compile as ac
 from archon_compile.cli import app
 from archon_compile.cli.compile import run_demo
 from archon_compile.compiler.marks import MarkKind
-from archon_compile.lm.base import LMError, LMRequest
+from archon_compile.lm.base import LMRequest
+from archon_compile.tasks.base import Item, Score, Task
 from archon_compile.testing import FakeOpenAIServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -111,53 +111,60 @@ def test_the_judge_api_base_reaches_the_judge_and_json_ends_with_the_verdict(tmp
     assert Path(output["artifact"]).exists()
 
 
-def _fussy_pool(candidates: set[int] | None = None) -> dict[str, ac.ScriptedLM]:
-    """The known-best pool, but `good` fails the fusion calls (of so many candidates, or all) as an
-    overloaded endpoint would."""
-    lms = pool()
-    good = lms["good"]
+class FlakyJudge:
+    """Exact match, but the scoring fails (a judge error) for metric calls number `start` to `stop` - 1:
+    after the power ranking's calls, as a judge endpoint that went down would (metric calls are not
+    cached, unlike the program's, which a failed endpoint could otherwise hide behind)."""
 
-    def answer(request: LMRequest) -> str | LMError:
-        fusing = Fuse.instructions[:40] in "\n".join(m.content for m in request.messages)
-        if fusing and (candidates is None or len(_candidates(request)) in candidates):
-            return LMError("good: 503 fuser overloaded", retryable=False)
-        return good.rules(request)  # type: ignore[operator,no-any-return]
+    name = "flaky"
 
-    lms["good"] = ac.ScriptedLM(answer)
-    return lms
+    def __init__(self, start: int, stop: int) -> None:
+        self.start, self.stop, self.calls = start, stop, 0
+
+    async def score(self, item: Item, answers: list[str], judge: object) -> Score:
+        self.calls += 1
+        if self.start < self.calls <= self.stop:
+            return Score(value=0.0, error="judge: 503 service unavailable")
+        return Score(value=float(answers[-1].strip() == item.reference))
+
+
+def _judged(n: int, metric: FlakyJudge) -> Task:
+    return Task("known-best", task(n).items(), metric)
 
 
 def test_when_every_recent_trial_fails_the_compile_stops_with_that_error(tmp_path: Path) -> None:
-    space = _space(top_k_models=(1, 1), fusion_layers=(1, 1), selectors=("none",))
-    with pytest.raises(ac.CompileError, match="failed their error budget.*503 fuser overloaded"):
+    judge = FlakyJudge(start=8 * len(MODELS), stop=10**9)  # up after the ranking of 8 dev items
+    with pytest.raises(ac.CompileError, match="failed their error budget.*503 service unavailable"):
         ac.compile(
-            task(20),
-            ["good"],
-            space=space,
+            _judged(20, judge),
+            MODELS,
+            space=SPACE,
             trials=6,
             dev_size=8,
-            lms=_fussy_pool(),
+            lms=pool(),
             run_dir=tmp_path / "run",
             progress=False,
         )
 
 
 def test_trials_over_the_error_budget_fail_and_never_win(tmp_path: Path) -> None:
+    ranking = 12 * len(MODELS)
+    judge = FlakyJudge(start=ranking, stop=ranking + 12)  # down for the next 12 scorings
     result = ac.compile(
-        task(40),
+        _judged(40, judge),
         MODELS,
-        space=_space(top_k_models=(1, 1)),
-        trials=10,
+        space=SPACE,
+        trials=8,
         dev_size=12,
-        lms=_fussy_pool({2}),
+        lms=pool(),
         run_dir=tmp_path / "r",
         progress=False,
     )
     failed = [r for r in result.report.trials if r.mark is not None and r.mark.kind == MarkKind.FAILED]
     assert failed and result.report.counts.trials_failed == len(failed)
-    assert all("fuser overloaded" in (r.note or "") and r.state == "FAIL" for r in failed)
+    assert all("503 service unavailable" in (r.note or "") and r.state == "FAIL" for r in failed)
     assert result.report.chosen_trial not in {r.number for r in failed}
-    assert result.report.counts.program_errors >= len(failed)
+    assert result.report.counts.judge_errors >= 4 * len(failed)
 
 
 def test_a_pool_with_a_known_better_architecture_yields_the_search_paid(tmp_path: Path) -> None:
