@@ -35,8 +35,10 @@ def respond(body: dict[str, Any]) -> str:
         return "[1]\nStrengths: ok\nWeaknesses: none"
     if "several responses" in text:  # a fuser: repeat the first response
         return re.search(r"\[1\]\n(.*)", text).group(1)  # type: ignore[union-attr]
-    country = re.findall(r"capital of (\w+)", text)[-1]
-    return CAPITALS[country] if body["model"].endswith("good") else "Atlantis"
+    countries = re.findall(r"capital of (\w+)", text)
+    if not countries:  # the endpoint probe
+        return "ok"
+    return CAPITALS[countries[-1]] if body["model"].endswith("good") else "Atlantis"
 
 
 def test_compile_over_http_picks_the_right_model_and_records_its_endpoint(tmp_path, monkeypatch):

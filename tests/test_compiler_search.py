@@ -11,6 +11,7 @@ from compiler_pool import MODELS, pool, sent, task
 
 import archon_compile as ac
 from archon_compile.compiler import Objective
+from archon_compile.compiler.marks import MarkKind, mark_of
 from archon_compile.compiler.report import load_report
 from archon_compile.compiler.result import report_dir
 
@@ -169,7 +170,7 @@ def test_repeated_architectures_are_not_counted_and_the_prior_runs_first(tmp_pat
     study = optuna.load_study(
         study_name="known-best", storage=f"sqlite:///{tmp_path / 'run' / 'study.sqlite3'}"
     )
-    repeats = [t for t in study.trials if "duplicate_of" in t.user_attrs]
+    repeats = [t for t in study.trials if (m := mark_of(t)) is not None and m.kind == MarkKind.REPEAT]
     for t in repeats:  # told as failed: one architecture is not weighed twice by the sampler
         assert t.state == optuna.trial.TrialState.FAIL and t.values is None
 

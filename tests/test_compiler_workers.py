@@ -17,6 +17,8 @@ import sqlalchemy
 import sqlalchemy.exc
 from optuna.trial import TrialState
 
+from archon_compile.compiler.marks import counted, retried_from
+
 TESTS = Path(__file__).resolve().parent
 WORKER = """
 import json, sys
@@ -57,11 +59,7 @@ def _trials(storage: str) -> list[optuna.trial.FrozenTrial]:
 
 
 def _finished(storage: str) -> list[optuna.trial.FrozenTrial]:
-    return [
-        t
-        for t in _trials(storage)
-        if t.state in (TrialState.COMPLETE, TrialState.PRUNED) and "skipped" not in t.user_attrs
-    ]
+    return [t for t in _trials(storage) if t.state in (TrialState.COMPLETE, TrialState.PRUNED) and counted(t)]
 
 
 def _wait(proc: subprocess.Popen[bytes], timeout: float = 240) -> None:
@@ -95,9 +93,9 @@ def test_sigkill_mid_search_then_rerun_resumes_without_losing_or_repaying(tmp_pa
     for t in after:  # completed trials survive untouched
         if t.number in before:
             assert (t.state, t.values, t.datetime_complete) == before[t.number]
-    retried = [t for t in after if t.user_attrs.get("retry_of") in killed]
+    retried = [t for t in after if retried_from(t) in killed]
     assert retried, "the killed trial was rerun with its parameters"
-    killed_params = next(t.params for t in _trials(storage) if t.number == retried[0].user_attrs["retry_of"])
+    killed_params = next(t.params for t in _trials(storage) if t.number == retried_from(retried[0]))
     assert killed_params.items() <= retried[0].params.items()  # a kill mid-sampling leaves some unsampled
     # the second run paid only for trials it ran: nothing of the first run's trials or power ranking
     new = [t for t in after if t.number not in before]

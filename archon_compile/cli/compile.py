@@ -3,22 +3,34 @@ on the embedded model)."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
 from archon_compile.cli import app
+from archon_compile.cli.options import NoCacheOption
 
 if TYPE_CHECKING:
-    from archon_compile.compiler import CompileResult, TrialEvent
+    from rich.table import Table
+
+    from archon_compile.compiler.result import CompileResult, Report
+    from archon_compile.lm.base import LM
 
 DEMO_TRIALS = 4
+DEMO_POOL: tuple[str, ...] = ("local",)  # the embedded models the demo compiles over
+DEMO_DIR = Path("runs/demo")
+DEMO_DEV = 8
+DEMO_HELDOUT = 20
 
 
 @app.command("compile")
 def compile_command(
-    task: Annotated[str, typer.Option(help="a registered task name (see `archon-compile tasks`)")],
+    task: Annotated[
+        str, typer.Option("--task", "-t", help="a registered task name (see `archon-compile tasks`)")
+    ],
     models: Annotated[str, typer.Option(help="comma-separated model pool, e.g. openai/gpt-4o-mini,local")],
     data: Annotated[
         str | None, typer.Option(help="local data file (JSONL/JSON/Parquet/CSV) for the task")
@@ -37,6 +49,11 @@ def compile_command(
     ] = "weighted",
     lam: Annotated[float, typer.Option(help="quality given up per LM call per query (weighted)")] = 0.0,
     judge: Annotated[str | None, typer.Option(help="judge model, for judge-scored tasks")] = None,
+    judge_api_base: Annotated[str | None, typer.Option(help="endpoint for the judge model")] = None,
+    baseline: Annotated[
+        str | None, typer.Option(help="baseline answers file (mt_bench pairwise, arena_hard)")
+    ] = None,
+    references: Annotated[str | None, typer.Option(help="reference answers file (mt_bench)")] = None,
     dev_size: Annotated[int | None, typer.Option(help="dev items (default 20% of the task)")] = None,
     heldout_size: Annotated[int | None, typer.Option(help="held-out items (default: the other 80%)")] = None,
     seed: Annotated[int, typer.Option(help="split and sampler seed")] = 0,
@@ -49,19 +66,29 @@ def compile_command(
         str | None,
         typer.Option(help="endpoint of every non-local model (an OpenAI-compatible vLLM/llama.cpp server)"),
     ] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="LM calls in flight at once")] = 16,
+    no_cache: NoCacheOption = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the report as JSON (no live display)")
+    ] = False,
 ) -> None:
     """Search ARCHON architectures over a model pool; write the best as an artifact plus a report.
 
-    Rerun the same command to resume an interrupted search; run it in several shells with one --storage
-    to share the work.
+    Every endpoint and the judge are probed first; the command fails at once (exit 1, no artifact) when
+    one is down, and when the trials keep failing. It ends with the held-out verdict against the best
+    single model. Rerun the same command to resume an interrupted search; run it in several shells with
+    one --storage to share the work.
     """
-    from archon_compile.compiler import Budget, CompileError, Objective, compile
+    from archon_compile.cli.evaluate import _build_task
+    from archon_compile.compiler import Budget, Objective, compile
+    from archon_compile.errors import ArchonError
     from archon_compile.lm.resolve import is_local
 
     if objective not in ("weighted", "pareto"):
         raise typer.BadParameter("use 'weighted' or 'pareto'", param_hint="--objective")
     mode: Literal["weighted", "pareto"] = "weighted" if objective == "weighted" else "pareto"
     pool = [m.strip() for m in models.split(",") if m.strip()]
+    options = {k: v for k, v in {"baseline": baseline, "references": references}.items() if v}
     try:
         budget = Budget(
             calls_per_query=budget_calls,
@@ -69,43 +96,59 @@ def compile_command(
             search_usd=search_usd,
             wall_time_s=wall_time,
         )
-        with _ProgressBar(trials) as progress:
-            result = compile(
-                task,
-                pool,
-                trials=trials,
-                budget=budget,
-                objective=Objective(mode=mode, lam=lam),
-                seed=seed,
-                storage=storage,
-                study=study,
-                data=data,
-                judge=judge,
-                dev_size=dev_size,
-                heldout_size=heldout_size,
-                api_bases={m: api_base for m in pool if api_base and not is_local(m)},
-                progress=progress,
-            )
-    except (CompileError, ValueError) as exc:
-        typer.echo(f"error: {exc}", err=True)
+        result = compile(
+            _build_task(task, data, options),
+            pool,
+            trials=trials,
+            budget=budget,
+            objective=Objective(mode=mode, lam=lam),
+            seed=seed,
+            storage=storage,
+            study=study,
+            judge=judge,
+            judge_api_base=judge_api_base,
+            dev_size=dev_size,
+            heldout_size=heldout_size,
+            api_bases={m: api_base for m in pool if api_base and not is_local(m)},
+            concurrency=concurrency,
+            cache=not no_cache,
+            progress=not as_json,
+        )
+    except (ArchonError, KeyError, ValueError) as exc:
+        typer.echo(f"error: {exc.args[0] if isinstance(exc, KeyError) else exc}", err=True)
         raise typer.Exit(1) from None
-    _finish(result, out or Path("compiled") / f"{study or task}.json")
+    _finish(result, out or Path("compiled") / f"{study or task}.json", as_json)
 
 
 @app.command()
 def demo(
     trials: Annotated[int, typer.Option(min=1, help="architectures to try")] = DEMO_TRIALS,
-    out: Annotated[Path, typer.Option(help="where to write the artifact")] = Path(
-        "compiled/capitals-demo.json"
-    ),
+    out: Annotated[
+        Path, typer.Option(help="run directory: the study, the LM cache, the artifact and its report")
+    ] = DEMO_DIR,
 ) -> None:
-    """Compile on the embedded model (offline, a few minutes on 2 cores) for the `capitals` task, then answer
-    one held-out question with the compiled artifact."""
+    """Compile on the embedded model pool (offline, seeded, a few minutes on 2 cores) for the `capitals`
+    task, then answer one held-out question with the compiled artifact. Everything goes under the run
+    directory (`--out`); rerunning it resumes the same study and gives the same result."""
+    from archon_compile.errors import ArchonError
+
+    try:
+        run_demo(out, trials)
+    except (ArchonError, ValueError, ImportError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def run_demo(out: Path, trials: int = DEMO_TRIALS, lms: Mapping[str, LM] | None = None) -> CompileResult:
+    """The demo's steps, each timed: model load, compile (power ranking, search, held-out), answer.
+    `lms` replaces the embedded models (tests)."""
     import archon_compile as ac
-    from archon_compile.compiler import ArchonSpace, Budget, CompileError, compile
+    from archon_compile.compiler import ArchonSpace, Budget, compile
+    from archon_compile.compiler.result import report_dir
+    from archon_compile.tasks import registry
 
     space = ArchonSpace(
-        top_k_models=(1, 1),
+        top_k_models=(1, len(DEMO_POOL)),
         samples=(1, 3),
         fusion_layers=(0, 1),
         fusers_per_layer=(2, 2),
@@ -114,91 +157,123 @@ def demo(
         max_tokens=16,
     )
     typer.echo(
-        "Compiling the `capitals` task on the embedded model (Gemma 3 270M, local): "
-        f"{trials} trials, samples 1-3, voter vs fuser."
+        f"Compiling the `capitals` task on the embedded pool ({', '.join(DEMO_POOL)}): {trials} trials, "
+        f"samples 1-3, voter vs fuser, seed 0, dev {DEMO_DEV} items, held-out {DEMO_HELDOUT} items; "
+        f"writing under {out}/."
     )
-    try:
-        with _ProgressBar(trials) as progress:
-            result = compile(
-                "capitals",
-                ["local"],
-                space=space,
-                trials=trials,
-                budget=Budget(calls_per_query=4),
-                seed=0,
-                study="capitals-demo",
-                dev_size=8,
-                heldout_size=20,
-                progress=progress,
-            )
-    except (CompileError, ValueError, ImportError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    artifact = _finish(result, out)
-    from archon_compile.tasks import registry
+    clock = time.monotonic()
+    for model in DEMO_POOL:
+        if lms is None or model not in lms:
+            from archon_compile.lm.local import local_lm
 
+            local_lm(model).llama()
+    load_s = time.monotonic() - clock
+    result = compile(
+        "capitals",
+        list(DEMO_POOL),
+        space=space,
+        trials=trials,
+        budget=Budget(calls_per_query=4),
+        seed=0,
+        study="capitals-demo",
+        run_dir=out,
+        lms=lms,
+        dev_size=DEMO_DEV,
+        heldout_size=DEMO_HELDOUT,
+    )
+    artifact = _finish(result, out / "capitals-demo.json")
+    clock = time.monotonic()
     task = registry.get("capitals")
-    item = task.split(0, dev_size=8, heldout_size=20)[1][0]
-    program = ac.load(artifact)
+    item = task.split(0, dev_size=DEMO_DEV, heldout_size=DEMO_HELDOUT)[1][0]
+    program = ac.load(artifact, lms=lms)
     answer = program(task.conversation(item, []))
+    answer_s = time.monotonic() - clock
     typer.echo(f"\nQ: {item.turns[0]}\nA: {answer.response}   (reference: {item.reference})")
+    t = result.report.timings
     typer.echo(
-        "\nA 270M-parameter base model is a weak answerer: expect low quality. Compile the same way with "
-        "real models, e.g.\n  archon-compile compile --task capitals --models "
+        f"\nSteps: model load {load_s:.1f} s, power ranking {t.power_ranking_s:.1f} s, search "
+        f"{t.search_s:.1f} s, held-out {t.heldout_s:.1f} s, answer {answer_s:.1f} s."
+    )
+    typer.echo(f"\nIn plain words: {_plain(result.report)}")
+    typer.echo(
+        f"\nThe report: {report_dir(artifact) / 'report.md'}. Compile the same way with real models, e.g.\n"
+        "  archon-compile compile --task capitals --models "
         "openai/gpt-4o-mini,together_ai/meta-llama/Llama-3.3-70B-Instruct-Turbo --trials 30\n"
         "then run the artifact with `archon-compile run compiled/capitals.json -q 'What is the capital "
         "of Peru?'`."
     )
+    return result
 
 
-class _ProgressBar:
-    """A rich progress bar fed by the compiler's per-trial events."""
-
-    def __init__(self, total: int) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.bar = Progress(
-            TextColumn("trials"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("{task.description}"),
-            transient=False,
-        )
-        self.task = self.bar.add_task("power ranking...", total=total)
-
-    def __enter__(self) -> _ProgressBar:
-        self.bar.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.bar.__exit__(None, None, None)
-
-    def __call__(self, event: TrialEvent) -> None:
-        quality = f"dev {event.dev_quality:.3f}" if event.dev_quality is not None else ""
-        skipped = (event.note or "").startswith("skipped")
-        note = f"#{event.number} {'' if skipped else event.state.lower()} {quality} {event.note or ''}"
-        self.bar.update(self.task, completed=event.finished, description=note[:70])
+def _plain(report: Report) -> str:
+    """The verdict as a sentence a newcomer can read."""
+    v = report.verdict
+    if v is None:
+        return "there were no held-out items, so the compile cannot say whether the search helped."
+    said = {
+        "the search paid": "the compiled architecture answers better than the best single model, and the "
+        "difference is larger than the noise of this many questions.",
+        "no significant gain": "the compiled program is no better than the best single model by more than "
+        "the noise of this many questions.",
+        "worse": "the compiled architecture answers worse than the best single model on questions it never "
+        "saw during the search.",
+    }[v.outcome]
+    return (
+        f"{said} On {v.items} held-out questions it scored {v.winner_quality:.0%} against "
+        f"{v.baseline_quality:.0%} for the best single model (difference {v.difference:+.0%}, 95% CI "
+        f"{v.ci_low:+.0%} to {v.ci_high:+.0%})."
+    )
 
 
-def _finish(result: CompileResult, out: Path) -> Path:
-    """Save the artifact and the report; print the best trials and where everything went."""
+def _finish(result: CompileResult, out: Path, as_json: bool = False) -> Path:
+    """Save the artifact and the report; print the best trials (the winning one always among them), the
+    summary, the step times and the verdict, or all of it as JSON."""
     from rich.console import Console
-    from rich.table import Table
 
-    from archon_compile.compiler.result import report_dir
+    from archon_compile.compiler.result import CompileOutput, report_dir
 
     artifact = result.save(out)
     report = result.report
-    table = Table(title="Best trials (dev)")
-    for col in ("trial", "dev quality", "LM calls/query", "architecture"):
-        table.add_column(col)
-    done = sorted((r for r in report.trials if r.state == "COMPLETE"), key=lambda r: -(r.dev_quality or 0.0))
-    for r in done[:5]:
-        arch = ", ".join(f"{k}={v}" for k, v in r.params.items() if not k.endswith("_model"))
-        table.add_row(str(r.number), f"{r.dev_quality:.3f}", str(r.calls_per_query), arch)
+    md = report_dir(artifact) / "report.md"
+    if as_json:
+        output = CompileOutput(
+            artifact=str(artifact), report_md=str(md), verdict=report.verdict_sentence(), report=report
+        )
+        typer.echo(output.model_dump_json(indent=2))
+        return artifact
     console = Console()
-    console.print(table)
+    console.print(_best_table(report))
     console.print(report.summary())
-    console.print(f"artifact: {artifact}\nreport:   {report_dir(artifact) / 'report.md'}")
+    t = report.timings
+    console.print(
+        f"time: probe {t.probe_s:.1f} s, power ranking {t.power_ranking_s:.1f} s, search {t.search_s:.1f} s, "
+        f"held-out {t.heldout_s:.1f} s"
+    )
+    console.print(f"artifact: {artifact}\nreport:   {md}")
     return artifact
+
+
+def _best_table(report: Report, top: int = 5) -> Table:
+    """The best complete trials by dev quality, plus the best trial by the objective and the emitted one."""
+    from rich.table import Table
+
+    table = Table(title="Best trials (dev)")
+    for col in ("trial", "dev quality", "LM calls/query", "architecture", ""):
+        table.add_column(col)
+    done = sorted(
+        (r for r in report.trials if r.candidate), key=lambda r: (-(r.dev_quality or 0.0), r.number)
+    )
+    keep = {report.best_trial.number, report.chosen_trial}
+    shown = [r for i, r in enumerate(done) if i < top or r.number in keep]
+    for r in shown:
+        arch = ", ".join(f"{k}={v}" for k, v in r.params.items() if not k.endswith("_model"))
+        tags = [
+            t
+            for t, n in (("best by objective", report.best_trial.number), ("emitted", report.chosen_trial))
+            if n == r.number
+        ]
+        table.add_row(str(r.number), f"{r.dev_quality:.3f}", str(r.calls_per_query), arch, ", ".join(tags))
+    if report.chosen_trial is None:
+        single = report.power_ranking.best
+        table.add_row("single", f"{single.quality:.3f}", "1", f"{single.model} alone", "emitted")
+    return table

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import optuna
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from archon_compile.compiler.objective import Evaluation
 from archon_compile.spec import ArchitectureSpec
@@ -23,6 +23,11 @@ class ModelScore(BaseModel):
     quality: float
     calls: int
     usd: float
+    scores: list[float | None] = Field(
+        default_factory=list, description="per dev item, in dev order (None: the judge failed)"
+    )
+    errors: int = Field(0, description="dev items that failed (program or judge)")
+    first_error: str | None = None
 
 
 class PowerRanking(BaseModel):
@@ -39,6 +44,10 @@ class PowerRanking(BaseModel):
     @property
     def usd(self) -> float:
         return sum(s.usd for s in self.scores)
+
+    @property
+    def best(self) -> ModelScore:
+        return self.scores[0]
 
 
 def single_model_spec(model: str, temperature: float, max_tokens: int) -> ArchitectureSpec:
@@ -70,8 +79,17 @@ def rank_models(
     scores = []
     for model in models:
         ev = evaluate(single_model_spec(model, temperature, max_tokens))
+        errors = [r.program_error or r.judge_error for r in ev.records if r.failed]
         scores.append(
-            ModelScore(model=model, quality=ev.quality, calls=ev.usage.calls, usd=ev.usage.cost_usd)
+            ModelScore(
+                model=model,
+                quality=ev.quality,
+                calls=ev.usage.calls,
+                usd=ev.usage.cost_usd,
+                scores=ev.scores,
+                errors=len(errors),
+                first_error=errors[0] if errors else None,
+            )
         )
     order = sorted(range(len(scores)), key=lambda i: (-scores[i].quality, i))
     return PowerRanking(scores=[scores[i] for i in order])

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from archon_compile.compiler.marks import eval_of
+
 
 class PairedPruner(optuna.pruners.BasePruner):
     """Stop a trial whose dev scores so far are significantly below the best complete trial's on the same
@@ -53,7 +55,8 @@ class PairedPruner(optuna.pruners.BasePruner):
 def item_scores(trial: FrozenTrial) -> list[float | None]:
     """The per-item dev scores the compiler recorded on `trial`, in dev order (empty if none); None for
     an item the judge could not score (left out of the comparison)."""
-    return list(trial.user_attrs.get("eval", {}).get("scores", []))
+    ev = eval_of(trial)
+    return list(ev.scores) if ev is not None else []
 
 
 def _cost_shift(scores: Sequence[float | None], value: float) -> float:

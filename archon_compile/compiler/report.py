@@ -55,13 +55,19 @@ def markdown(report: Report) -> str:
     lines += [_heldout_row(h) for h in (report.winner, report.best_single) if h is not None]
     if report.winner is None:
         lines.append("| (no held-out items) | | | | | |")
+    lines += ["", f"**{report.verdict_sentence()}**", ""]
+    if report.selection is not None:
+        lines += [f"Selection on dev: {report.selection.sentence()}.", ""]
+    t = report.timings
     lines += [
+        f"Time: probe {t.probe_s:.1f} s, power ranking {t.power_ranking_s:.1f} s, search {t.search_s:.1f} s, "
+        f"held-out {t.heldout_s:.1f} s.",
         "",
         f"Best trial #{b.number}: dev quality {b.dev_quality:.3f}, {b.calls_per_query} LM calls per "
         f"query, at most {(b.tokens or {}).get('input', 0):,} input and "
         f"{(b.tokens or {}).get('output', 0):,} output tokens per query.",
         "",
-        "Architecture (one line per layer):",
+        "Emitted architecture (one line per layer):",
         "",
         "```",
     ]
@@ -84,7 +90,9 @@ def markdown(report: Report) -> str:
         f"LM calls sent: {c.ranking_calls} for the power ranking, {c.search_calls} by the trials, "
         f"{c.heldout_calls} for the held-out evaluation. Without the cache and early stopping the "
         f"trials would have sent {c.naive_search_calls} ({saved:.0%} saved). {c.trials_evaluated} trials "
-        f"evaluated ({c.trials_pruned} stopped early), {c.trials_skipped} skipped before any call.",
+        f"evaluated ({c.trials_pruned} stopped early, {c.trials_failed} failed their error budget), "
+        f"{c.trials_skipped} skipped before any call. Failed dev items over all trials: {c.program_errors} "
+        f"program errors (scored 0), {c.judge_errors} judge errors (left out of the mean).",
         "",
         "## Optimisation history",
         "",

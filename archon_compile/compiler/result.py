@@ -9,12 +9,15 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from archon_compile.artifact import freeze, write
+from archon_compile.compiler.marks import Mark
 from archon_compile.compiler.power import PowerRanking
+from archon_compile.compiler.verdict import Selection, Verdict
 from archon_compile.program import Program
 
 
 class TrialRow(BaseModel):
-    """One trial as the report shows it. `note` says why it was skipped, stopped early or copied."""
+    """One trial as the report shows it. `mark` says why it was skipped, stopped or failed; `note` is
+    that reason (or a rerun's origin) in words."""
 
     number: int
     state: str
@@ -29,8 +32,19 @@ class TrialRow(BaseModel):
     cache_hits: int = 0
     usd: float = 0.0
     naive_calls: int = Field(0, description="calls_per_query x queries evaluated: the cost without a cache")
+    program_errors: int = Field(0, description="dev items whose program failed (scored 0)")
+    judge_errors: int = Field(0, description="dev items the judge failed to score (left out of the mean)")
+    scores: list[float | None] = Field(
+        default_factory=list, description="per dev item, in dev order; None: the judge failed"
+    )
+    mark: Mark | None = None
     note: str | None = None
     on_front: bool = False
+
+    @property
+    def candidate(self) -> bool:
+        """Evaluated on every dev item and not marked: a possible winner."""
+        return self.state == "COMPLETE" and self.mark is None
 
 
 class HeldOut(BaseModel):
@@ -45,6 +59,17 @@ class HeldOut(BaseModel):
     usd_per_query: float | None = Field(
         None, description="measured on held-out calls not served by the cache"
     )
+    program_errors: int = 0
+    judge_errors: int = Field(0, description="held-out items the judge could not score (not in the mean)")
+
+
+class Timings(BaseModel):
+    """Wall-clock seconds of each step of this run (a resumed study's earlier runs are not included)."""
+
+    probe_s: float = 0.0
+    power_ranking_s: float = 0.0
+    search_s: float = 0.0
+    heldout_s: float = 0.0
 
 
 class Counts(BaseModel):
@@ -57,6 +82,9 @@ class Counts(BaseModel):
     trials_evaluated: int = 0
     trials_pruned: int = 0
     trials_skipped: int = 0
+    trials_failed: int = Field(0, description="trials stopped by the error budget (never a winner)")
+    program_errors: int = Field(0, description="dev items of all trials whose program failed")
+    judge_errors: int = Field(0, description="dev items of all trials the judge could not score")
 
 
 class Report(BaseModel):
@@ -72,13 +100,26 @@ class Report(BaseModel):
     dev_items: int
     heldout_items: int
     power_ranking: PowerRanking
-    best_trial: TrialRow
-    best_spec: dict[str, Any]
+    best_trial: TrialRow = Field(description="the best trial by the objective (its dev mean)")
+    selection: Selection | None = Field(None, description="how the emitted program was chosen on dev")
+    best_spec: dict[str, Any] = Field(description="the emitted architecture")
     winner: HeldOut | None
     best_single: HeldOut | None
+    verdict: Verdict | None = None
     trials: list[TrialRow]
     stop_reason: str | None = None
     counts: Counts
+    timings: Timings = Field(default_factory=Timings)
+
+    @property
+    def chosen_trial(self) -> int | None:
+        """The emitted trial, or None when the best single model is emitted."""
+        return self.selection.chosen_trial if self.selection else self.best_trial.number
+
+    def verdict_sentence(self) -> str:
+        if self.verdict is not None:
+            return self.verdict.sentence()
+        return "Verdict: none (no held-out items were scored by both the winner and the best single model)."
 
     @property
     def front(self) -> list[TrialRow]:
@@ -89,6 +130,8 @@ class Report(BaseModel):
             f"best trial #{self.best_trial.number}: dev {self.best_trial.dev_quality:.3f}, "
             f"{self.best_trial.calls_per_query} calls/query"
         ]
+        if self.selection is not None:
+            lines.append(f"selection: {self.selection.sentence()}")
         for h in (self.winner, self.best_single):
             if h is not None:
                 lines.append(
@@ -98,12 +141,23 @@ class Report(BaseModel):
         lines.append(
             f"LM calls sent by the search {c.search_calls} vs {c.naive_search_calls} naive; "
             f"{c.trials_evaluated} trials evaluated, {c.trials_pruned} stopped early, "
-            f"{c.trials_skipped} skipped"
+            f"{c.trials_skipped} skipped, {c.trials_failed} failed; errors on dev items: "
+            f"{c.program_errors} program, {c.judge_errors} judge"
         )
+        lines.append(self.verdict_sentence())
         return "\n".join(lines)
 
     def __str__(self) -> str:
         return self.summary()
+
+
+class CompileOutput(BaseModel):
+    """What `compile --json` prints: where the artifact and the report went, the verdict, the report."""
+
+    artifact: str
+    report_md: str
+    verdict: str
+    report: Report
 
 
 class CompileResult:
@@ -113,6 +167,11 @@ class CompileResult:
         self.program = program
         self.report = report
         self.search = search
+
+    @property
+    def verdict(self) -> Verdict | None:
+        """The held-out verdict: winner vs the best single model (None without held-out items)."""
+        return self.report.verdict
 
     def save(self, path: str | Path) -> Path:
         """Write the artifact to `path` and the report folder beside it (`<stem>.report/`)."""

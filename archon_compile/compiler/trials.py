@@ -1,0 +1,77 @@
+"""The study's trials as report rows, the Pareto front, and the best trial by the objective."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from archon_compile.compiler.marks import DONE, MarkKind, arch_of, eval_of, mark_of, note
+from archon_compile.compiler.objective import Objective
+from archon_compile.compiler.result import TrialRow
+
+_SHOWN = (*DONE, TrialState.FAIL)
+
+
+def rows(study: optuna.Study, objective: Objective) -> list[TrialRow]:
+    """Every trial that was evaluated or skipped, or failed its error budget; repeats (no call, the
+    earlier trial's row stands for them), surplus and reaped trials are left out."""
+    out = []
+    for t in study.get_trials(deepcopy=False, states=_SHOWN):
+        mark = mark_of(t)
+        if mark is not None and mark.kind in (MarkKind.REPEAT, MarkKind.SURPLUS):
+            continue
+        if t.state == TrialState.FAIL and (mark is None or mark.kind != MarkKind.FAILED):
+            continue
+        out.append(_row(t, objective))
+    front = pareto_front([r for r in out if r.candidate])
+    return [r.model_copy(update={"on_front": r.number in front}) for r in out]
+
+
+def _row(t: FrozenTrial, objective: Objective) -> TrialRow:
+    arch, ev, mark = arch_of(t), eval_of(t), mark_of(t)
+    return TrialRow(
+        number=t.number,
+        state=t.state.name,
+        params=t.params,
+        value=t.values[0] if t.values and objective.mode == "weighted" else None,
+        dev_quality=ev.dev_quality if ev else None,
+        dev_items=ev.dev_items if ev else 0,
+        cost=arch.cost if arch else None,
+        calls_per_query=arch.calls_per_query if arch else None,
+        tokens=arch.tokens.model_dump() if arch else None,
+        calls=ev.calls if ev else 0,
+        cache_hits=ev.cache_hits if ev else 0,
+        usd=ev.usd if ev else 0.0,
+        naive_calls=ev.naive_calls if ev else 0,
+        program_errors=ev.program_errors if ev else 0,
+        judge_errors=ev.judge_errors if ev else 0,
+        scores=ev.scores if ev else [],
+        mark=mark,
+        note=note(t),
+    )
+
+
+def pareto_front(rows: Sequence[TrialRow]) -> set[int]:
+    """Trials no other trial beats on dev quality without costing more (or costs less at equal quality)."""
+    front = set()
+    for r in rows:
+        q, c = r.dev_quality or 0.0, r.cost or 0.0
+        if not any(
+            (o.dev_quality or 0.0) >= q
+            and (o.cost or 0.0) <= c
+            and ((o.dev_quality or 0.0) > q or (o.cost or 0.0) < c)
+            for o in rows
+        ):
+            front.add(r.number)
+    return front
+
+
+def best(complete: Sequence[TrialRow], objective: Objective) -> TrialRow:
+    """Weighted: the highest value. Pareto: the highest quality on the front. Ties: cheaper, then earlier."""
+    if objective.mode == "weighted":
+        return min(complete, key=lambda r: (-(r.value or 0.0), r.cost or 0.0, r.number))
+    return min(
+        (r for r in complete if r.on_front), key=lambda r: (-(r.dev_quality or 0.0), r.cost or 0.0, r.number)
+    )
