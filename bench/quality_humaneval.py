@@ -34,10 +34,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from archon_compile.components import REGISTRY
 from archon_compile.components.base import RunContext
 from archon_compile.lm.local import QWEN
 from archon_compile.lm.resolve import Backends
+from archon_compile.registry import component_class
 from archon_compile.runtime.calls import Runtime
 from archon_compile.runtime.trace import Trace
 from archon_compile.spec import (
@@ -72,16 +72,18 @@ class Stages:
     def __init__(self, runtime: Runtime, k: int, num_tests: int, max_tokens: int) -> None:
         self.runtime = runtime
         lm = {"model": QWEN, "max_tokens": max_tokens}
-        self.greedy = REGISTRY["generator"](GeneratorSpec(**lm, temperature=0.0), "greedy")
-        self.sampler = REGISTRY["generator"](GeneratorSpec(**lm, samples=k, temperature=0.8), "samples")
-        self.test_gen = REGISTRY["unit_test_generator"](
+        self.greedy = component_class("generator")(GeneratorSpec(**lm, temperature=0.0), "greedy")
+        self.sampler = component_class("generator")(
+            GeneratorSpec(**lm, samples=k, temperature=0.8), "samples"
+        )
+        self.test_gen = component_class("unit_test_generator")(
             UnitTestGeneratorSpec(**lm, temperature=0.0, num_tests=num_tests, tests="assertions"), "tests"
         )
-        self.evaluator = REGISTRY["unit_test_evaluator"](
+        self.evaluator = component_class("unit_test_evaluator")(
             UnitTestEvaluatorSpec(mode="sandbox", top_k=k), "evaluate"
         )
-        self.fuser = REGISTRY["fuser"](FuserSpec(**lm, temperature=0.0), "fuser")
-        self.ranker = REGISTRY["ranker"](RankerSpec(**lm, temperature=0.0, top_k=1), "ranker")
+        self.fuser = component_class("fuser")(FuserSpec(**lm, temperature=0.0), "fuser")
+        self.ranker = component_class("ranker")(RankerSpec(**lm, temperature=0.0, top_k=1), "ranker")
 
     async def stage(self, component: Any, state: LayerState, log: dict[str, Any], name: str) -> LayerState:
         trace, start = Trace(), time.perf_counter()
