@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import queue
 import threading
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import AsyncGenerator, Coroutine, Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,6 +18,7 @@ from archon_compile.lm.base import LM, Message
 from archon_compile.lm.resolve import Backends
 from archon_compile.runtime.cache import Cache
 from archon_compile.runtime.calls import RetryPolicy, Runtime
+from archon_compile.runtime.stream import AnswerStream, StreamBroken
 from archon_compile.runtime.trace import CallRecord, Trace, Usage
 from archon_compile.spec import ArchitectureSpec
 from archon_compile.state import Candidate, LayerState
@@ -80,12 +83,15 @@ class Program:
     def name(self) -> str:
         return self.spec.name
 
-    async def acall(self, query: Query) -> Prediction:
+    async def acall(self, query: Query, *, stream: AnswerStream | None = None) -> Prediction:
+        """Answer one query. `stream` (used by `astream`) receives the final answer's text as the last
+        component writes it."""
         trace = Trace()
         ctx = RunContext(runtime=self.runtime, trace=trace, seed=self.seed)
+        last = replace(ctx, stream=stream) if stream and _writes_answer(self.layers[-1]) else ctx
         state = LayerState(conversation=to_conversation(query))
         for layer in self.layers:
-            state = await _run_layer(layer, state, ctx)
+            state = await _run_layer(layer, state, last if layer is self.layers[-1] else ctx)
         if len(state.candidates) != 1:
             raise QueryFailed(f"the last layer left {len(state.candidates)} candidates instead of 1")
         records = sorted(trace.records, key=lambda r: (r.component, r.sample, r.attempt, r.error or ""))
@@ -98,6 +104,54 @@ class Program:
 
     def __call__(self, query: Query) -> Prediction:
         return run_sync(self.acall(query))
+
+    async def astream(self, query: Query) -> AsyncGenerator[str | Prediction, None]:
+        """The final answer's text deltas as they arrive, then exactly one Prediction whose `response` is
+        their concatenation. Tokens stream when the last component writes the answer (a fuser or a single
+        generator, one sample) and its backend can stream; otherwise the answer comes as one delta.
+        Closing the iterator early cancels the query and its pending LM calls."""
+        deltas: asyncio.Queue[str | None] = asyncio.Queue()
+        stream = AnswerStream(deltas.put_nowait)
+        task = asyncio.ensure_future(self.acall(query, stream=stream))
+        task.add_done_callback(lambda _: deltas.put_nowait(None))
+        try:
+            while (delta := await deltas.get()) is not None:
+                yield delta
+            pred = task.result()
+            try:
+                rest = stream.finish(pred.response)
+            except StreamBroken as exc:
+                raise QueryFailed(str(exc)) from None
+            if rest:
+                yield rest
+            yield pred
+        finally:
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
+    def stream(self, query: Query) -> Iterator[str | Prediction]:
+        """`astream` for synchronous code: deltas, then the Prediction; breaking off cancels the query."""
+        items: queue.SimpleQueue[str | Prediction | BaseException | None] = queue.SimpleQueue()
+
+        async def pump() -> None:
+            try:
+                async for item in self.astream(query):
+                    items.put(item)
+            except BaseException as exc:  # handed to the consumer's thread, which raises it
+                items.put(exc)
+                raise
+            finally:
+                items.put(None)
+
+        future = asyncio.run_coroutine_threadsafe(pump(), _BACKGROUND.loop())
+        try:
+            while (item := items.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            future.cancel()
 
     async def abatch(self, queries: Sequence[Query], concurrency: int = 16) -> list[Prediction]:
         """Answer many queries; a failed query yields a Prediction with `error` set instead of raising."""
@@ -114,6 +168,10 @@ class Program:
 
     def batch(self, queries: Sequence[Query], concurrency: int = 16) -> list[Prediction]:
         return run_sync(self.abatch(queries, concurrency))
+
+
+def _writes_answer(layer: list[Component[Any]]) -> bool:
+    return len(layer) == 1 and layer[0].writes_answer()
 
 
 def _build_layer(li: int, layer: Sequence[Any]) -> list[Component[Any]]:

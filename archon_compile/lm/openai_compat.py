@@ -13,6 +13,8 @@ LiteLLM.
   `OPENAI_API_KEY` (as LiteLLM does for `openai/`), sent as a bearer token like every OpenAI-compatible
   server expects; it is never part of a request, a URL that is logged, or a message.
 - Cost is unknown (None): a self-hosted server has no price list.
+- `stream` reads the server-sent events of `"stream": true` and asks for the usage chunk
+  (`stream_options.include_usage`); a server that sends none leaves the token counts at 0.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import email.utils
 import itertools
 import os
 import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -52,6 +56,23 @@ class _Choice(BaseModel):
 class _Usage(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
+
+
+class _Delta(BaseModel):
+    content: str | None = None
+
+
+class _ChunkChoice(BaseModel):
+    delta: _Delta = Field(default_factory=_Delta)
+    finish_reason: str | None = None
+
+
+class ChatCompletionChunk(BaseModel):
+    """The part of a streamed chunk this client reads (the usage chunk has no choices)."""
+
+    choices: list[_ChunkChoice] = Field(default_factory=list)
+    usage: _Usage | None = None
+    error: dict[str, Any] | str | None = None  # some servers report a failure mid-stream this way
 
 
 class ChatCompletion(BaseModel):
@@ -110,15 +131,22 @@ class OpenAICompatClient:
             body["seed"] = seed
         return body
 
-    async def complete(self, request: LMRequest) -> LMResponse:
+    def _headers(self) -> dict[str, str] | None:
         key = self._url_key or os.environ.get("OPENAI_API_KEY")
-        headers = {"Authorization": f"Bearer {key}"} if key else None
+        return {"Authorization": f"Bearer {key}"} if key else None
+
+    @contextmanager
+    def _transport_errors(self) -> Iterator[None]:
         try:
-            resp = await self._client().post(self._url, json=self.body(request), headers=headers)
+            yield
         except httpx.TimeoutException as exc:
             raise self._error(f"timed out ({type(exc).__name__})", retryable=True) from None
         except httpx.TransportError as exc:
             raise self._error(f"connection failed: {type(exc).__name__}: {exc}", retryable=True) from None
+
+    async def complete(self, request: LMRequest) -> LMResponse:
+        with self._transport_errors():
+            resp = await self._client().post(self._url, json=self.body(request), headers=self._headers())
         if resp.status_code != 200:
             raise self._status_error(resp)
         try:
@@ -138,6 +166,48 @@ class OpenAICompatClient:
             cost_usd=None,
             finish_reason=choice.finish_reason,
         )
+
+    async def stream(self, request: LMRequest) -> AsyncIterator[str | LMResponse]:
+        body = self.body(request) | {"stream": True, "stream_options": {"include_usage": True}}
+        parts: list[str] = []
+        usage, finish = _Usage(), None
+        with self._transport_errors():
+            async with self._client().stream("POST", self._url, json=body, headers=self._headers()) as resp:
+                if resp.status_code != 200:
+                    await resp.aread()
+                    raise self._status_error(resp)
+                async for line in resp.aiter_lines():
+                    chunk = self._event(line)
+                    if chunk is None:
+                        continue
+                    usage = chunk.usage or usage
+                    for choice in chunk.choices[:1]:
+                        finish = choice.finish_reason or finish
+                        if choice.delta.content:
+                            parts.append(choice.delta.content)
+                            yield choice.delta.content
+        yield LMResponse(
+            text="".join(parts),
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cost_usd=None,
+            finish_reason=finish,
+        )
+
+    def _event(self, line: str) -> ChatCompletionChunk | None:
+        """One server-sent event line as a chunk; None for blank lines, comments and `[DONE]`."""
+        if not line.startswith("data:"):
+            return None
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return None
+        try:
+            chunk = ChatCompletionChunk.model_validate_json(data)
+        except ValidationError:
+            raise self._error(f"malformed stream event: {data[:200]!r}", retryable=True) from None
+        if chunk.error is not None:
+            raise self._error(f"the stream reported an error: {str(chunk.error)[:300]}", retryable=True)
+        return chunk
 
     def _status_error(self, resp: httpx.Response) -> LMError:
         status = resp.status_code
