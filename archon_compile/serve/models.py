@@ -39,6 +39,19 @@ class ChatMessageIn(BaseModel):
             raise ValueError("content is required (tool calls are not supported)")
         return value
 
+    @field_validator("content")
+    @classmethod
+    def _encodable(cls, value: str) -> str:
+        """JSON can carry a lone UTF-16 surrogate (`"\\ud800"`) that no UTF-8 request upstream can."""
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(
+                f"character {exc.start} is a lone UTF-16 surrogate (an escape like \\ud800 without its "
+                "pair); send valid Unicode text"
+            ) from None
+        return value
+
     def to_message(self) -> Message:
         return Message(role="system" if self.role == "developer" else self.role, content=self.content)
 
