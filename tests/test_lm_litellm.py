@@ -20,6 +20,7 @@ from archon_compile.lm.base import LMRequest, Message
 from archon_compile.lm.litellm_client import LiteLLMClient
 from archon_compile.lm.openai_compat import OpenAICompatClient
 from archon_compile.lm.resolve import Backends
+from archon_compile.lm.transport import SESSIONS
 from archon_compile.testing import FakeOpenAIServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,7 +115,7 @@ def test_sync_and_async_calls_from_several_event_loops(client: str) -> None:
         if client == "direct":
             lm = prog.runtime.resolve("openai/fake", server.url)
             assert isinstance(lm, OpenAICompatClient)
-            assert len(lm._clients) <= 2  # the background loop's and the latest; closed loops' dropped
+            assert len(SESSIONS._sessions) <= 2  # the background loop and the latest: closed loops dropped
 
 
 def test_litellm_import_reads_the_local_cost_map() -> None:

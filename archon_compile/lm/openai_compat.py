@@ -5,8 +5,7 @@ milliseconds of CPU per call, which a 13-call architecture pays on every layer; 
 `httpx.AsyncClient` is all such a server needs. Everything else (hosted providers, pricing) stays on
 LiteLLM.
 
-- One pooled client per event loop: an httpx pool is bound to the loop that opened its connections, and
-  a program is called both from its background loop (sync calls) and from users' loops (`acall`).
+- The transport is one pooled aiohttp session per event loop (`lm/transport.py`, where the reason is).
 - Retries are the runtime's; this client never retries. Statuses map onto `LMError`: 408/409/429/5xx,
   transport errors and malformed bodies are retryable (with the server's Retry-After), other 4xx not.
 - The key is the password of the `api_base` userinfo (`http://:KEY@host/v1`, for one endpoint) or else
@@ -19,29 +18,23 @@ LiteLLM.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import email.utils
-import itertools
+import json
 import os
-import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+import aiohttp
 import httpx
 from pydantic import BaseModel, Field, ValidationError
 
 from archon_compile.lm.base import LMError, LMRequest, LMResponse
 from archon_compile.lm.redact import public_url, redact, url_key
+from archon_compile.lm.transport import SESSIONS
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
-TIMEOUT = httpx.Timeout(connect=10.0, read=600.0, write=60.0, pool=600.0)  # the runtime's timeout is tighter
-# httpx scans its whole pool on every request, so one pool of hundreds of connections costs more CPU than
-# the calls themselves under load; small pools used round-robin keep that scan short (measured with 64
-# concurrent server clients: 11.6 -> 100 requests/s).
-SHARDS = 16
-LIMITS = httpx.Limits(max_connections=16, max_keepalive_connections=16)
 
 
 class _Message(BaseModel):
@@ -89,32 +82,12 @@ class OpenAICompatClient:
         url = httpx.URL(api_base).copy_with(username=None, password=None)
         self.model = model
         self.endpoint = public_url(api_base).rstrip("/")  # for messages: no userinfo, no query
-        self._url = url.copy_with(path=url.path.rstrip("/") + "/chat/completions")
+        self._url = str(url.copy_with(path=url.path.rstrip("/") + "/chat/completions"))
         self._api_base = api_base
         self._url_key = url_key(api_base)
-        self._clients: dict[
-            asyncio.AbstractEventLoop, tuple[list[httpx.AsyncClient], itertools.count[int]]
-        ] = {}
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"OpenAICompatClient(model={self.model!r}, endpoint={self.endpoint!r})"
-
-    def _client(self) -> httpx.AsyncClient:
-        """One of this loop's pooled clients, round-robin; clients of closed loops are dropped (their
-        sockets die with them)."""
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            shards = self._clients.get(loop)
-            if shards is None:
-                for stale in [lp for lp in self._clients if lp.is_closed()]:
-                    del self._clients[stale]
-                clients = [
-                    httpx.AsyncClient(timeout=TIMEOUT, limits=LIMITS, trust_env=False) for _ in range(SHARDS)
-                ]
-                shards = self._clients[loop] = (clients, itertools.count())
-            clients, turn = shards
-            return clients[next(turn) % SHARDS]
 
     def body(self, request: LMRequest) -> dict[str, Any]:
         """The chat-completions JSON body of a request."""
@@ -131,31 +104,39 @@ class OpenAICompatClient:
             body["seed"] = seed
         return body
 
-    def _headers(self) -> dict[str, str] | None:
+    def _post(self, body: dict[str, Any]) -> Any:
+        """The POST as aiohttp's request context manager."""
         key = self._url_key or os.environ.get("OPENAI_API_KEY")
-        return {"Authorization": f"Bearer {key}"} if key else None
+        headers = {"Content-Type": "application/json"}
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        return SESSIONS.get().post(self._url, data=json.dumps(body), headers=headers, allow_redirects=False)
 
     @contextmanager
     def _transport_errors(self) -> Iterator[None]:
         try:
             yield
-        except httpx.TimeoutException as exc:
+        except TimeoutError as exc:  # aiohttp's timeouts subclass it
             raise self._error(f"timed out ({type(exc).__name__})", retryable=True) from None
-        except httpx.TransportError as exc:
+        except aiohttp.ClientError as exc:
             raise self._error(f"connection failed: {type(exc).__name__}: {exc}", retryable=True) from None
+        except ValueError as exc:  # aiohttp's line reader refuses an over-long stream event
+            raise self._error(f"malformed stream: {exc}", retryable=True) from None
 
     async def complete(self, request: LMRequest) -> LMResponse:
         with self._transport_errors():
-            resp = await self._client().post(self._url, json=self.body(request), headers=self._headers())
-        if resp.status_code != 200:
-            raise self._status_error(resp)
+            async with self._post(self.body(request)) as resp:
+                content = await resp.read()
+        if resp.status != 200:
+            raise self._status_error(resp.status, resp.headers, content)
         try:
-            completion = ChatCompletion.model_validate_json(resp.content)
+            completion = ChatCompletion.model_validate_json(content)
         except ValidationError as exc:
             problem = exc.errors()[0]
             where = ".".join(str(p) for p in problem["loc"]) or "body"
+            text = content[:200].decode("utf-8", "replace")
             raise self._error(
-                f"malformed response ({where}: {problem['msg']}): {resp.text[:200]!r}", retryable=True
+                f"malformed response ({where}: {problem['msg']}): {text!r}", retryable=True
             ) from None
         choice = completion.choices[0]
         usage = completion.usage or _Usage()
@@ -172,12 +153,11 @@ class OpenAICompatClient:
         parts: list[str] = []
         usage, finish = _Usage(), None
         with self._transport_errors():
-            async with self._client().stream("POST", self._url, json=body, headers=self._headers()) as resp:
-                if resp.status_code != 200:
-                    await resp.aread()
-                    raise self._status_error(resp)
-                async for line in resp.aiter_lines():
-                    chunk = self._event(line)
+            async with self._post(body) as resp:
+                if resp.status != 200:
+                    raise self._status_error(resp.status, resp.headers, await resp.read())
+                async for line in resp.content:
+                    chunk = self._event(line.decode("utf-8", "replace"))
                     if chunk is None:
                         continue
                     usage = chunk.usage or usage
@@ -209,15 +189,14 @@ class OpenAICompatClient:
             raise self._error(f"the stream reported an error: {str(chunk.error)[:300]}", retryable=True)
         return chunk
 
-    def _status_error(self, resp: httpx.Response) -> LMError:
-        status = resp.status_code
+    def _status_error(self, status: int, headers: Mapping[str, str], content: bytes) -> LMError:
         retryable = status in RETRYABLE_STATUS or status >= 500
         hint = "" if retryable else _hint(status)
         return self._error(
-            f"HTTP {status}: {_server_message(resp)}{hint}",
+            f"HTTP {status}: {_server_message(content)}{hint}",
             retryable=retryable,
             status=status,
-            retry_after=retry_after(resp.headers.get("retry-after")),
+            retry_after=retry_after(headers.get("retry-after")),
         )
 
     def _error(
@@ -227,16 +206,16 @@ class OpenAICompatClient:
         return LMError(text[:600], retryable=retryable, status=status, retry_after=retry_after)
 
 
-def _server_message(resp: httpx.Response) -> str:
+def _server_message(content: bytes) -> str:
     """The server's own error message when it sent the OpenAI error shape, else the start of the body."""
     try:
-        data = resp.json()
+        data = json.loads(content)
         message = data["error"]["message"] if isinstance(data.get("error"), dict) else data.get("error")
         if message:
             return str(message)[:300]
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         pass
-    return repr(resp.text[:200])
+    return repr(content[:200].decode("utf-8", "replace"))
 
 
 def _hint(status: int) -> str:
