@@ -22,14 +22,16 @@ import hmac
 import logging
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
 
 from archon_compile.components import QueryFailed
 from archon_compile.program import Prediction, Program
@@ -50,6 +52,7 @@ __all__ = ["ApiError", "ServeOptions", "create_app", "parse_request"]
 
 logger = logging.getLogger("archon_compile.serve")
 T = TypeVar("T")
+Handler = Callable[[Request], Awaitable[Response]]
 _STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -64,27 +67,26 @@ class ServeOptions(BaseModel):
     max_body_bytes: int = Field(1_048_576, ge=1, description="larger request bodies get 413")
 
 
-def create_app(program: Program, options: ServeOptions | None = None) -> FastAPI:
-    """A FastAPI app serving `program` under the model id `program.name`; its OpenAPI document is at
-    `/openapi.json`."""
+def create_app(program: Program, options: ServeOptions | None = None) -> Starlette:
+    """An ASGI app serving `program` under the model id `program.name`, with its OpenAPI document at
+    `/openapi.json`. Plain Starlette: the handlers parse and validate bodies themselves, so a framework
+    on top would add only import time (seconds of `serve` start-up) and CPU per request."""
     options = options or ServeOptions()
-    handlers = _Handlers(program, options)
-    app = FastAPI(title=f"archon-compile: {program.name}", docs_url=None, redoc_url=None)
-    app.add_exception_handler(ApiError, api_error)
-    app.add_exception_handler(ClientGone, client_gone)
-    app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(Exception, unexpected_error)
-    auth = [Depends(handlers.authorize)]
-    app.add_api_route("/health", handlers.health, methods=["GET"], **openapi.HEALTH)
-    app.add_api_route("/v1/models", handlers.models, methods=["GET"], dependencies=auth, **openapi.MODELS)
-    app.add_api_route(
-        "/v1/models/{model_id:path}", handlers.model, methods=["GET"], dependencies=auth, **openapi.MODEL
-    )
-    app.add_api_route(
-        "/v1/chat/completions", handlers.chat, methods=["POST"], dependencies=auth, **openapi.CHAT
-    )
-    openapi.install(app, program.name, secured=options.api_key is not None)
-    return app
+    h = _Handlers(program, options)
+    routes = [
+        Route("/health", h.health, methods=["GET"]),
+        Route("/openapi.json", h.openapi, methods=["GET"]),
+        Route("/v1/models", h.authorized(h.models), methods=["GET"]),
+        Route("/v1/models/{model_id:path}", h.authorized(h.model), methods=["GET"]),
+        Route("/v1/chat/completions", h.authorized(h.chat), methods=["POST"]),
+    ]
+    handlers = {
+        ApiError: api_error,
+        ClientGone: client_gone,
+        StarletteHTTPException: http_error,
+        Exception: unexpected_error,
+    }
+    return Starlette(routes=routes, exception_handlers=handlers)  # type: ignore[arg-type]
 
 
 class _Handlers:
@@ -93,28 +95,42 @@ class _Handlers:
         self.options = options
         self.created = int(time.time())
         self._limit = asyncio.Semaphore(options.concurrency)
+        self._openapi: dict[str, Any] | None = None
 
-    def authorize(self, request: Request) -> None:
-        """Constant-time check of the bearer token; the offered token is never echoed or logged."""
+    def authorized(self, handler: Handler) -> Handler:
+        """`handler` behind a constant-time check of the bearer token (never echoed or logged)."""
         if self.options.api_key is None:
-            return
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+            return handler
         expected = self.options.api_key.get_secret_value().encode()
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected):
-            raise ApiError(
-                401,
-                "missing or incorrect API key: send 'Authorization: Bearer <key>'",
-                code="invalid_api_key",
-            )
 
-    async def health(self) -> JSONResponse:
+        async def checked(request: Request) -> Response:
+            scheme, _, token = request.headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected):
+                raise ApiError(
+                    401,
+                    "missing or incorrect API key: send 'Authorization: Bearer <key>'",
+                    code="invalid_api_key",
+                )
+            return await handler(request)
+
+        return checked
+
+    async def health(self, request: Request) -> Response:
         return JSONResponse({"status": "ok", "model": self.program.name})
 
-    async def models(self) -> JSONResponse:
+    async def openapi(self, request: Request) -> Response:
+        if self._openapi is None:
+            secured = self.options.api_key is not None
+            self._openapi = openapi.document(
+                f"archon-compile: {self.program.name}", self.program.name, secured=secured
+            )
+        return JSONResponse(self._openapi)
+
+    async def models(self, request: Request) -> Response:
         return JSONResponse(ModelList(data=[self._card()]).model_dump(mode="json"))
 
-    async def model(self, model_id: str) -> JSONResponse:
-        self._check_model(model_id, param=None)
+    async def model(self, request: Request) -> Response:
+        self._check_model(request.path_params["model_id"], param=None)
         return JSONResponse(self._card().model_dump(mode="json"))
 
     async def chat(self, request: Request) -> Response:

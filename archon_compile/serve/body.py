@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from fastapi import Request
 from pydantic import ValidationError
-from starlette.requests import ClientDisconnect
+from starlette.requests import ClientDisconnect, Request
 
 from archon_compile.serve.errors import ApiError, ClientGone
 from archon_compile.serve.models import ChatCompletionRequest

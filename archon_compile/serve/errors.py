@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import Request
-from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from archon_compile.errors import ArchonError
 from archon_compile.serve.models import ErrorBody, ErrorResponse
