@@ -10,41 +10,58 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archon_compile import tasks
-from archon_compile.artifact import Artifact, ArtifactError, freeze, read, write
-from archon_compile.components import QueryFailed, register_normaliser
-from archon_compile.errors import ArchonError
-from archon_compile.lm.base import LM, LMError, LMRequest, LMResponse, Message
-from archon_compile.lm.scripted import ScriptedLM
-from archon_compile.program import Prediction, Program
-from archon_compile.runtime.cache import Cache
-from archon_compile.runtime.calls import RetryPolicy
-from archon_compile.runtime.trace import CallRecord, Usage
-from archon_compile.spec import ArchitectureSpec, ConstructionError, SpecError
-from archon_compile.tasks.base import Item, Task
-
 if TYPE_CHECKING:
+    from archon_compile import tasks
+    from archon_compile.artifact import Artifact, ArtifactError
+    from archon_compile.artifact import freeze as freeze
+    from archon_compile.artifact import read as read
+    from archon_compile.artifact import write as write
     from archon_compile.compiler import ArchonSpace, Budget, CompileError, CompileResult, Objective, compile
+    from archon_compile.components import QueryFailed, register_normaliser
+    from archon_compile.errors import ArchonError
     from archon_compile.evaluation import EvalReport, evaluate
+    from archon_compile.lm.base import LM, LMError, LMRequest, LMResponse, Message
+    from archon_compile.lm.scripted import ScriptedLM
+    from archon_compile.program import BadQuery, CallCapExceeded, Prediction, Program
+    from archon_compile.runtime.cache import Cache
+    from archon_compile.runtime.calls import RetryPolicy
+    from archon_compile.runtime.trace import CallRecord, Usage
+    from archon_compile.spec import ArchitectureSpec, ConstructionError, SpecError
+    from archon_compile.tasks.base import Item, Task
 
-# The compiler (Optuna) and the evaluation harness are imported on first use: an app that only loads and
-# runs an artifact should not pay for them at import time.
-_LAZY = {
-    **{
-        name: "archon_compile.compiler"
-        for name in ("ArchonSpace", "Budget", "CompileError", "CompileResult", "Objective", "compile")
-    },
-    "EvalReport": "archon_compile.evaluation",
-    "evaluate": "archon_compile.evaluation",
+# Every public name is imported on first use (PEP 562): `archon-compile --help` and an app that only runs
+# an artifact should not pay for the compiler (Optuna), the tasks, or pydantic models they never touch.
+_EXPORTS = {
+    "tasks": "archon_compile.tasks",
+    **dict.fromkeys(("Artifact", "ArtifactError", "freeze", "read", "write"), "archon_compile.artifact"),
+    **dict.fromkeys(
+        ("ArchonSpace", "Budget", "CompileError", "CompileResult", "Objective", "compile"),
+        "archon_compile.compiler",
+    ),
+    **dict.fromkeys(("QueryFailed", "register_normaliser"), "archon_compile.components"),
+    "ArchonError": "archon_compile.errors",
+    **dict.fromkeys(("EvalReport", "evaluate"), "archon_compile.evaluation"),
+    **dict.fromkeys(("LM", "LMError", "LMRequest", "LMResponse", "Message"), "archon_compile.lm.base"),
+    "ScriptedLM": "archon_compile.lm.scripted",
+    **dict.fromkeys(("BadQuery", "CallCapExceeded", "Prediction", "Program"), "archon_compile.program"),
+    "Cache": "archon_compile.runtime.cache",
+    "RetryPolicy": "archon_compile.runtime.calls",
+    **dict.fromkeys(("CallRecord", "Usage"), "archon_compile.runtime.trace"),
+    **dict.fromkeys(("ArchitectureSpec", "ConstructionError", "SpecError"), "archon_compile.spec"),
+    **dict.fromkeys(("Item", "Task"), "archon_compile.tasks.base"),
 }
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'archon_compile' has no attribute {name!r}")
+    import importlib
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'archon_compile' has no attribute {name!r}")
+    loaded = importlib.import_module(module)
+    value = loaded if module.endswith(f".{name}") else getattr(loaded, name)
+    globals()[name] = value  # later lookups are plain attribute reads
+    return value
 
 
 __version__ = "0.1.0"
@@ -62,6 +79,8 @@ def _locate(path: str | Path) -> Path:
         for candidate in (folder / p.name, folder / f"{p.name}.json", folder / f"{p.name}.yaml"):
             if candidate.exists():
                 return candidate
+    from archon_compile.spec import SpecError
+
     raise SpecError(
         f"{path}: no such file, and no reference program of that name (see `archon-compile programs`)"
     )
@@ -71,8 +90,11 @@ def load(path: str | Path, **options: Any) -> Program:
     """Load a spec (JSON/YAML) or a compiled artifact as a runnable Program.
 
     Options go to Program: `lm=` / `api_base=` retarget every model, `lms=` maps model strings to LM
-    instances, `cache=`, `concurrency=`, `retry=`, `seed=`.
+    instances, `cache=`, `concurrency=`, `retry=`, `seed=`, `max_calls_per_query=`.
     """
+    from archon_compile.artifact import Artifact, read
+    from archon_compile.program import Program
+
     loaded = read(_locate(path))
     if isinstance(loaded, Artifact):
         search = loaded.provenance.search
@@ -82,6 +104,8 @@ def load(path: str | Path, **options: Any) -> Program:
 
 def save(program: Program, path: str | Path) -> Path:
     """Freeze a program as a JSON artifact (schema version, signatures, provenance, sha256)."""
+    from archon_compile.artifact import freeze, write
+
     return write(freeze(program.spec, search=program.provenance.get("search")), path)
 
 
@@ -92,8 +116,10 @@ __all__ = [
     "ArchonSpace",
     "Artifact",
     "ArtifactError",
+    "BadQuery",
     "Budget",
     "Cache",
+    "CallCapExceeded",
     "CallRecord",
     "CompileError",
     "CompileResult",

@@ -2,22 +2,29 @@
 
 An artifact holds the architecture, every node's signatures (field names, JSON-schema types,
 instructions), the LM configuration without credentials, and provenance. `load` verifies the hash and
-the schema version and refuses a tampered or incompatible file.
+the schema version and refuses a corrupted or incompatible file, with exact types and no unknown field.
+
+The sha256 detects corruption and accidental edits, not tampering: whoever can rewrite the file can
+rewrite the hash. For that, set a secret key in $ARCHON_COMPILE_SIGNING_KEY where artifacts are written
+and where they are loaded: `freeze` then adds an HMAC-SHA256 `signature` of the hash, and `read` refuses
+any artifact whose signature is missing or does not verify.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
+import os
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from archon_compile.errors import ArchonError
 from archon_compile.components import REGISTRY
+from archon_compile.errors import ArchonError
 from archon_compile.lm.redact import public_url, secret_values
 from archon_compile.signatures.base import SignatureInfo
 from archon_compile.spec import ArchitectureSpec, SpecError, read_spec_file
@@ -27,6 +34,8 @@ SCHEMA_VERSION = 1
 SUPPORTED_SCHEMA_VERSIONS = {1}
 # Keys only an artifact has (a plain spec forbids extra keys): a file with any of them is read as one.
 ARTIFACT_KEYS = {"format", "schema_version", "sha256"}
+SIGNING_KEY_ENV = "ARCHON_COMPILE_SIGNING_KEY"
+MIN_KEY_CHARS = 16
 _PACKAGES = ("archon-compile", "pydantic", "litellm", "optuna", "llama-cpp-python")
 
 
@@ -34,20 +43,24 @@ class ArtifactError(ArchonError, ValueError):
     """An artifact that cannot be trusted or read; the message names the file and what to do."""
 
 
-class NodeInfo(BaseModel):
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class NodeInfo(_Strict):
     id: str
     type: str
     model: str | None
     signatures: list[SignatureInfo]
 
 
-class Provenance(BaseModel):
+class Provenance(_Strict):
     created_at: str
     package_versions: dict[str, str]
     search: dict[str, Any] | None = Field(None, description="the compile's summary when compiled")
 
 
-class Artifact(BaseModel):
+class Artifact(_Strict):
     format: Literal["archon-compile/artifact"] = "archon-compile/artifact"
     schema_version: int = SCHEMA_VERSION
     name: str
@@ -56,10 +69,11 @@ class Artifact(BaseModel):
     lm_config: dict[str, list[str]]
     provenance: Provenance
     sha256: str = ""
+    signature: str | None = Field(None, description="HMAC-SHA256 of sha256 with $ARCHON_COMPILE_SIGNING_KEY")
 
 
 def content_hash(data: dict[str, Any]) -> str:
-    body = {k: v for k, v in data.items() if k != "sha256"}
+    body = {k: v for k, v in data.items() if k not in ("sha256", "signature")}
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
@@ -89,8 +103,25 @@ def freeze(spec: ArchitectureSpec, search: dict[str, Any] | None = None) -> Arti
             search=search,
         ),
     )
-    data = art.model_dump(mode="json")
-    return art.model_copy(update={"sha256": content_hash(data)})
+    digest = content_hash(art.model_dump(mode="json"))
+    key = signing_key()
+    return art.model_copy(update={"sha256": digest, "signature": sign(digest, key) if key else None})
+
+
+def signing_key() -> bytes | None:
+    """The key in $ARCHON_COMPILE_SIGNING_KEY, if set. Its value never appears in any message."""
+    key = os.environ.get(SIGNING_KEY_ENV)
+    if not key:
+        return None
+    if len(key) < MIN_KEY_CHARS:
+        raise ArtifactError(
+            f"${SIGNING_KEY_ENV} is shorter than {MIN_KEY_CHARS} characters; use a long random key"
+        )
+    return key.encode()
+
+
+def sign(digest: str, key: bytes) -> str:
+    return "hmac-sha256:" + hmac.new(key, digest.encode(), hashlib.sha256).hexdigest()
 
 
 def write(art: Artifact, path: str | Path) -> Path:
@@ -115,7 +146,7 @@ def read(path: str | Path) -> Artifact | ArchitectureSpec:
             "written by another tool. Recompile it, or restore the original file"
         )
     version = data.get("schema_version")
-    if version not in SUPPORTED_SCHEMA_VERSIONS:
+    if type(version) is not int or version not in SUPPORTED_SCHEMA_VERSIONS:
         raise ArtifactError(
             f"{path}: schema_version {version!r} is not supported by this archon-compile "
             f"(supports {sorted(SUPPORTED_SCHEMA_VERSIONS)}); upgrade archon-compile or "
@@ -126,10 +157,28 @@ def read(path: str | Path) -> Artifact | ArchitectureSpec:
             f"{path}: content hash mismatch: the file was modified after it was compiled. "
             "Recompile it, or restore the original file"
         )
+    _verify_signature(data, path)
     try:
         return Artifact.model_validate(data)
     except (ValidationError, SpecError) as exc:
         raise ArtifactError(f"{path}: not a valid artifact: {exc}") from None
+
+
+def _verify_signature(data: dict[str, Any], path: str | Path) -> None:
+    key = signing_key()
+    if key is None:
+        return
+    given = data.get("signature")
+    if not isinstance(given, str):
+        raise ArtifactError(
+            f"{path}: not signed, and ${SIGNING_KEY_ENV} is set, which requires signed artifacts. "
+            f"Recompile (or re-save) it with ${SIGNING_KEY_ENV} set, or unset the variable"
+        )
+    if not hmac.compare_digest(given, sign(str(data.get("sha256")), key)):
+        raise ArtifactError(
+            f"{path}: the signature does not verify with the key in ${SIGNING_KEY_ENV}: the artifact was "
+            "modified, or signed with another key. Recompile it with this key"
+        )
 
 
 def assert_no_secrets(text: str, where: str) -> None:

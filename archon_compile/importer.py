@@ -9,7 +9,6 @@ uses something with no equivalent here, is refused with an error naming the file
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from archon_compile.errors import ArchonError
+from archon_compile.files import UnreadableFile, parse_json, read_text
 from archon_compile.spec import DEFAULT_MAX_FUSER_INPUTS, ArchitectureSpec, ComponentSpec, SpecError
 
 # model_type -> LiteLLM provider prefix (the original's GENERATE_MAP keys).
@@ -110,16 +110,13 @@ def import_file(path: str | Path, api_base: str | None = None) -> ImportResult:
     """Convert one original ARCHON config file; `api_base` is used for self-hosted (vLLM/TGI) models."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ArchonImportError(f"{p}: cannot read the file: {exc.strerror or exc}", "unreadable") from None
+        data = parse_json(read_text(p), p)
+    except UnreadableFile as exc:
+        raise ArchonImportError(str(exc), exc.reason) from None
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ArchonImportError(
-            f"{p}: not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}", "invalid JSON"
-        ) from None
-    return convert(data, source=str(p), api_base=api_base)
+        return convert(data, source=str(p), api_base=api_base)
+    except RecursionError:
+        raise ArchonImportError(f"{p}: not an ARCHON config: nested too deeply", "not a config") from None
 
 
 def convert(data: object, source: str = "<config>", api_base: str | None = None) -> ImportResult:
@@ -361,6 +358,7 @@ def _model(rest: dict[str, Any], out: dict[str, Any], ctx: _Ctx) -> None:
     """The LiteLLM model string (and endpoint) for the original (model, model_type) pair."""
     model = rest.pop("model", None)
     model_type = rest.pop("model_type", None)
+    kind = model_type if isinstance(model_type, str) else None  # a list or dict is no known type
     if not isinstance(model, str) or not model:
         raise ctx.error("missing 'model'", "missing model")
     if model in REWARD_MODEL_RANKERS:
@@ -369,11 +367,11 @@ def _model(rest: dict[str, Any], out: dict[str, Any], ctx: _Ctx) -> None:
             "has no equivalent. Use an LLM ranker instead",
             "PairRM reward-model ranker",
         )
-    if model_type in PROVIDERS:
-        prefix = PROVIDERS[model_type]
+    if kind in PROVIDERS:
+        prefix = PROVIDERS[kind]
         out["model"] = model if model.startswith(f"{prefix}/") else f"{prefix}/{model}"
         return
-    if model_type in SELF_HOSTED:
+    if kind in SELF_HOSTED:
         if ctx.api_base:
             out["api_base"] = ctx.api_base
         else:

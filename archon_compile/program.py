@@ -5,19 +5,24 @@ from __future__ import annotations
 import asyncio
 import os
 import queue
+import sys
 import threading
 from collections.abc import AsyncGenerator, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 from pydantic import BaseModel, Field
 
 from archon_compile.components import REGISTRY, Component, QueryFailed, RunContext
+from archon_compile.errors import ArchonError
+from archon_compile.limits import DEFAULT_MAX_CALLS_PER_QUERY
 from archon_compile.lm.base import LM, Message
+from archon_compile.lm.redact import redact
 from archon_compile.lm.resolve import Backends
 from archon_compile.runtime.cache import Cache
 from archon_compile.runtime.calls import RetryPolicy, Runtime
+from archon_compile.runtime.history import DEFAULT_SIZE, CallHistory, format_by_component, format_call
 from archon_compile.runtime.stream import AnswerStream, StreamBroken
 from archon_compile.runtime.trace import CallRecord, Trace, Usage
 from archon_compile.spec import ArchitectureSpec
@@ -25,6 +30,14 @@ from archon_compile.state import Candidate, LayerState
 
 T = TypeVar("T")
 Query = str | Sequence[Message | Mapping[str, str]]
+
+
+class CallCapExceeded(ArchonError, ValueError):
+    """An architecture costs more LM calls per query than the program's `max_calls_per_query`."""
+
+
+class BadQuery(ArchonError, ValueError):
+    """A query that cannot be sent to a model (e.g. not valid Unicode text)."""
 
 
 class Prediction(BaseModel):
@@ -45,11 +58,31 @@ def default_cache_path() -> Path:
 def to_conversation(query: Query) -> tuple[Message, ...]:
     """A string is one user message; a list of messages (dicts or Message) is a conversation."""
     if isinstance(query, str):
-        return (Message(role="user", content=query),)
-    msgs = tuple(m if isinstance(m, Message) else Message.model_validate(m) for m in query)
+        msgs: tuple[Message, ...] = (Message(role="user", content=query),)
+    else:
+        msgs = tuple(m if isinstance(m, Message) else Message.model_validate(m) for m in query)
     if not msgs or msgs[-1].role != "user":
-        raise ValueError("a conversation must end with a user message")
+        raise BadQuery("a conversation must end with a user message")
+    for i, msg in enumerate(msgs):
+        try:
+            msg.content.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise BadQuery(
+                f"message {i}: not valid Unicode text (a lone surrogate at character {exc.start}); "
+                "send UTF-8 text"
+            ) from None
     return msgs
+
+
+def check_call_cap(spec: ArchitectureSpec, cap: int) -> None:
+    """Refuse, before any call, an architecture whose calls per query exceed `cap`."""
+    calls = spec.calls_per_query()
+    if calls > cap:
+        raise CallCapExceeded(
+            f"{spec.name}: this architecture makes {calls:,} LM calls per query (without retries), over "
+            f"the cap of {cap:,}; lower its samples/components, or raise the cap with "
+            "max_calls_per_query= (Program, ac.load) or --max-calls-per-query (serve)"
+        )
 
 
 class Program:
@@ -57,7 +90,9 @@ class Program:
 
     `lms` maps model strings (or "*") to LM instances; `lm`/`api_base` replace every model of the spec
     (so one artifact moves between providers); `cache` is a path, a Cache, True (the default disk cache)
-    or False (none).
+    or False (none); `history_size` calls are kept in memory for `history`/`inspect_history` (0: none);
+    `trace_text=True` puts each call's prompt and reply on `pred.trace` too; an architecture costing
+    more than `max_calls_per_query` LM calls per query is refused here, before any call.
     """
 
     def __init__(
@@ -72,33 +107,74 @@ class Program:
         retry: RetryPolicy | None = None,
         seed: int | None = None,
         provenance: Mapping[str, Any] | None = None,
+        history_size: int = DEFAULT_SIZE,
+        trace_text: bool = False,
+        max_calls_per_query: int = DEFAULT_MAX_CALLS_PER_QUERY,
     ) -> None:
         self.spec = retarget(spec, lm, api_base) if (lm or api_base) else spec
+        check_call_cap(self.spec, max_calls_per_query)
+        self.max_calls_per_query = max_calls_per_query
         self.seed = seed
         self.provenance = dict(provenance or {})
-        self.runtime = Runtime(Backends(lms), _make_cache(cache), retry, concurrency)
+        history = CallHistory(history_size) if history_size else None
+        self.runtime = Runtime(
+            Backends(lms), _make_cache(cache), retry, concurrency, history=history, trace_text=trace_text
+        )
         self.layers = [_build_layer(li, layer) for li, layer in enumerate(self.spec.layers)]
 
     @property
     def name(self) -> str:
         return self.spec.name
 
+    def history(self, n: int | None = None) -> list[CallRecord]:
+        """The last `n` LM calls of this program (all it kept when None), oldest first, each with its
+        prompt (`messages`) and `reply`, credentials masked; cache hits included."""
+        return self.runtime.history.records(n) if self.runtime.history is not None else []
+
+    def inspect_history(self, n: int = 1, file: TextIO | None = None) -> str:
+        """Print the last `n` calls, prompt and reply (one by default, as DSPy), to `file`; return it."""
+        text = "\n\n".join(format_call(rec) for rec in self.history(n))
+        print(text, file=file or sys.stdout)
+        return text
+
+    def component_types(self) -> dict[str, str]:
+        """Node id (`L1.C0`) -> component type (`critic`), to label calls."""
+        return {c.node_id: c.spec.type for layer in self.layers for c in layer}
+
+    def format_calls(self, records: Sequence[CallRecord]) -> str:
+        """Records with text (`pred.trace` with `trace_text=True`, or `history`) grouped per component."""
+        return format_by_component(records, self.component_types())
+
     async def acall(self, query: Query, *, stream: AnswerStream | None = None) -> Prediction:
-        """Answer one query. `stream` (used by `astream`) receives the final answer's text as the last
-        component writes it."""
-        trace = Trace()
+        """Answer one query. A `QueryFailed` carries the usage and trace of what the query paid.
+        `stream` (used by `astream`) receives the final answer's text as the last component writes it."""
+        return await self._traced(query, Trace(), stream)
+
+    async def _traced(self, query: Query, trace: Trace, stream: AnswerStream | None = None) -> Prediction:
+        try:
+            return await self._answer(query, trace, stream)
+        except QueryFailed as exc:
+            exc.usage, exc.trace = trace.usage(), _ordered(trace)
+            raise
+
+    async def _answer(self, query: Query, trace: Trace, stream: AnswerStream | None) -> Prediction:
         ctx = RunContext(runtime=self.runtime, trace=trace, seed=self.seed)
         last = replace(ctx, stream=stream) if stream and _writes_answer(self.layers[-1]) else ctx
         state = LayerState(conversation=to_conversation(query))
         for layer in self.layers:
-            state = await _run_layer(layer, state, last if layer is self.layers[-1] else ctx)
+            try:
+                state = await _run_layer(layer, state, last if layer is self.layers[-1] else ctx)
+            except QueryFailed as exc:
+                if not state.candidates:
+                    raise
+                state = _best_remaining(state, layer, exc, trace)
+                break
         if len(state.candidates) != 1:
             raise QueryFailed(f"the last layer left {len(state.candidates)} candidates instead of 1")
-        records = sorted(trace.records, key=lambda r: (r.component, r.sample, r.attempt, r.error or ""))
         return Prediction(
             response=state.candidates[0].text,
             usage=trace.usage(),
-            trace=records,
+            trace=_ordered(trace),
             candidates=list(state.candidates),
         )
 
@@ -154,15 +230,19 @@ class Program:
             future.cancel()
 
     async def abatch(self, queries: Sequence[Query], concurrency: int = 16) -> list[Prediction]:
-        """Answer many queries; a failed query yields a Prediction with `error` set instead of raising."""
+        """One Prediction per query, in order, always: a query that fails for any reason (an unexpected
+        exception included) yields `error` set, with the usage and trace of what it paid."""
         limit = asyncio.Semaphore(concurrency)
 
         async def one(q: Query) -> Prediction:
+            trace = Trace()
             async with limit:
                 try:
-                    return await self.acall(q)
-                except QueryFailed as exc:
-                    return Prediction(response="", error=str(exc))
+                    return await self._traced(q, trace)
+                except Exception as exc:  # noqa: BLE001 - one bad query must not lose the others' answers
+                    return Prediction(
+                        response="", error=_describe(exc), usage=trace.usage(), trace=_ordered(trace)
+                    )
 
         return list(await asyncio.gather(*(one(q) for q in queries)))
 
@@ -172,6 +252,33 @@ class Program:
 
 def _writes_answer(layer: list[Component[Any]]) -> bool:
     return len(layer) == 1 and layer[0].writes_answer()
+
+
+def _ordered(trace: Trace) -> list[CallRecord]:
+    return sorted(trace.records, key=lambda r: (r.component, r.sample, r.attempt, r.error or ""))
+
+
+def _best_remaining(
+    state: LayerState, layer: list[Component[Any]], exc: QueryFailed, trace: Trace
+) -> LayerState:
+    """A later layer failed after its retries: answer with the best candidate earlier layers left (the
+    first: ranked order when a ranker or voter ran), and say so in the trace."""
+    best = state.candidates[0]
+    trace.record(
+        CallRecord(
+            component=layer[0].node_id.split(".")[0],
+            model="-",
+            fallback=f"{exc}; answered with the best remaining candidate ({best.origin})",
+            lm_call=False,
+        )
+    )
+    return state.model_copy(update={"candidates": (best,)})
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, ArchonError):
+        return str(exc)
+    return redact(f"unexpected error: {type(exc).__name__}: {exc}")
 
 
 def _build_layer(li: int, layer: Sequence[Any]) -> list[Component[Any]]:

@@ -10,38 +10,48 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from archon_compile.errors import ArchonError
+from archon_compile.files import UnreadableFile, read_data
 
 DEFAULT_MAX_FUSER_INPUTS = 24
+# Upper bounds on every count, so that a typo (or a hostile spec) cannot ask for millions of calls or
+# exhaust memory before the calls-per-query cap of `Program` is even consulted.
+MAX_SAMPLES = 1000
+MAX_TOP_K = 1000
+MAX_TOKENS = 1_000_000
+MAX_LAYERS = 100
+MAX_COMPONENTS_PER_LAYER = 100
+Model = Annotated[str, Field(min_length=1, max_length=500)]
+Url = Annotated[str, Field(min_length=1, max_length=2000)]
 
 
 class _Base(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: no coercion (`samples: true`, `samples: "3"` and `max_tokens: 1e23` are refused)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class LMParams(_Base):
     """The LM settings of a model-backed component."""
 
-    model: str
-    api_base: str | None = None
+    model: Model
+    api_base: Url | None = None
     temperature: float = Field(0.7, ge=0.0, le=2.0)
-    max_tokens: int = Field(1024, ge=1)
+    max_tokens: int = Field(1024, ge=1, le=MAX_TOKENS)
 
 
 class GeneratorSpec(LMParams):
     type: Literal["generator"] = "generator"
-    samples: int = Field(1, ge=1)
+    samples: int = Field(1, ge=1, le=MAX_SAMPLES)
 
 
 class FuserSpec(LMParams):
     type: Literal["fuser"] = "fuser"
-    samples: int = Field(1, ge=1)
+    samples: int = Field(1, ge=1, le=MAX_SAMPLES)
     use_critiques: bool = False
     length_control: bool = False
-    max_inputs: int = Field(DEFAULT_MAX_FUSER_INPUTS, ge=1)
+    max_inputs: int = Field(DEFAULT_MAX_FUSER_INPUTS, ge=1, le=MAX_TOP_K)
 
 
 class CriticSpec(LMParams):
@@ -50,7 +60,7 @@ class CriticSpec(LMParams):
 
 class RankerSpec(LMParams):
     type: Literal["ranker"] = "ranker"
-    top_k: int = Field(5, ge=1)
+    top_k: int = Field(5, ge=1, le=MAX_TOP_K)
     use_critiques: bool = False
 
 
@@ -58,8 +68,8 @@ class VoterSpec(_Base):
     """Model-free self-consistency: keeps the candidates with the most frequent normalised answer."""
 
     type: Literal["voter"] = "voter"
-    top_k: int = Field(1, ge=1)
-    normaliser: str = "text"
+    top_k: int = Field(1, ge=1, le=MAX_TOP_K)
+    normaliser: str = Field("text", min_length=1, max_length=100)
 
 
 class VerifierSpec(LMParams):
@@ -77,11 +87,11 @@ class UnitTestEvaluatorSpec(_Base):
 
     type: Literal["unit_test_evaluator"] = "unit_test_evaluator"
     mode: Literal["lm", "sandbox"] = "lm"
-    model: str | None = None
-    api_base: str | None = None
+    model: Model | None = None
+    api_base: Url | None = None
     temperature: float = Field(0.0, ge=0.0, le=2.0)
-    max_tokens: int = Field(512, ge=1)
-    top_k: int = Field(1, ge=1)
+    max_tokens: int = Field(512, ge=1, le=MAX_TOKENS)
+    top_k: int = Field(1, ge=1, le=MAX_TOP_K)
 
     @model_validator(mode="after")
     def _needs_model_for_lm(self) -> UnitTestEvaluatorSpec:
@@ -113,9 +123,11 @@ class ConstructionError(ArchonError, ValueError):
 class ArchitectureSpec(_Base):
     """A layered architecture: `layers[i]` is the list of components of layer i."""
 
-    name: str = "architecture"
-    description: str = ""
-    layers: list[list[ComponentSpec]] = Field(min_length=1)
+    name: str = Field("architecture", max_length=200)
+    description: str = Field("", max_length=10_000)
+    layers: list[Annotated[list[ComponentSpec], Field(max_length=MAX_COMPONENTS_PER_LAYER)]] = Field(
+        min_length=1, max_length=MAX_LAYERS
+    )
 
     @model_validator(mode="after")
     def _check_rules(self) -> ArchitectureSpec:
@@ -151,6 +163,8 @@ class ArchitectureSpec(_Base):
             return cls.model_validate(data)
         except ValidationError as exc:
             raise SpecError(f"{source}: invalid architecture spec:\n{_explain(exc)}") from None
+        except RecursionError:
+            raise SpecError(f"{source}: invalid architecture spec: nested too deeply") from None
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2, exclude_defaults=False)
@@ -161,20 +175,10 @@ class SpecError(ArchonError, ValueError):
 
 
 def read_spec_file(path: str | Path) -> object:
-    p = Path(path)
-    if not p.exists():
-        raise SpecError(f"{p}: no such file")
-    text = p.read_text(encoding="utf-8")
     try:
-        if p.suffix.lower() in {".yaml", ".yml"}:
-            return yaml.safe_load(text)
-        import json
-
-        return json.loads(text)
-    except (yaml.YAMLError, ValueError) as exc:
-        raise SpecError(
-            f"{p}: not valid {'YAML' if p.suffix.lower() in {'.yaml', '.yml'} else 'JSON'}: {exc}"
-        ) from None
+        return read_data(path)
+    except UnreadableFile as exc:
+        raise SpecError(str(exc)) from None
 
 
 def _explain(exc: ValidationError) -> str:

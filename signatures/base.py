@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from archon_compile.lm.base import Message
 from archon_compile.runtime.calls import Parsed
@@ -15,6 +15,8 @@ Out = TypeVar("Out", bound=BaseModel)
 
 class SignatureInfo(BaseModel):
     """What an artifact records of a signature: field names, JSON-schema types, instructions."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)  # an artifact's unknown fields are refused
 
     name: str
     instructions: str

@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from archon_compile.cli import app
-from archon_compile.importer import (
-    ArchonImportError,
-    ImportOutcome,
-    ImportResult,
-    breakdown,
-    config_files,
-    import_file,
-    import_paths,
-)
+
+if TYPE_CHECKING:  # imported when the command runs: `--help` stays fast
+    from archon_compile.importer import ImportOutcome, ImportResult
 
 REPORT = "import-report.json"
 
@@ -45,6 +39,8 @@ def import_archon(
 
     Exits 1 when any config is refused (the others are still written).
     """
+    from archon_compile.importer import ArchonImportError, config_files
+
     try:
         files = config_files(paths)
     except ArchonImportError as exc:
@@ -62,6 +58,8 @@ def import_archon(
 
 
 def _one(path: Path, out: Path | None, api_base: str | None) -> None:
+    from archon_compile.importer import ArchonImportError, import_file
+
     try:
         result = import_file(path, api_base)
     except ArchonImportError as exc:
@@ -75,6 +73,8 @@ def _one(path: Path, out: Path | None, api_base: str | None) -> None:
 
 
 def _many(paths: list[Path], out: Path, api_base: str | None) -> None:
+    from archon_compile.importer import breakdown, import_paths
+
     outcomes = import_paths(paths, api_base)
     targets = _targets(paths, outcomes, out)
     for outcome, target in zip(outcomes, targets, strict=True):

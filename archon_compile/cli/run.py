@@ -24,16 +24,30 @@ def run(
     ] = False,
     no_cache: NoCacheOption = False,
     seed: Annotated[int | None, typer.Option(help="seed passed to every LM call")] = None,
+    show_calls: Annotated[
+        bool,
+        typer.Option("--show-calls", help="print every LM call's prompt and reply per component (to stderr)"),
+    ] = False,
 ) -> None:
     """Answer one query with a spec or an artifact."""
     import archon_compile as ac
 
     try:
-        prog = ac.load(program, lm=lm, api_base=api_base, cache=not no_cache, seed=seed)
-        pred = prog(query)
-    except (ac.SpecError, ac.ArtifactError, ac.QueryFailed, ValueError) as exc:
+        prog = ac.load(
+            program, lm=lm, api_base=api_base, cache=not no_cache, seed=seed, trace_text=show_calls
+        )
+    except (ac.SpecError, ac.ArtifactError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+    try:
+        pred = prog(query)
+    except (ac.QueryFailed, ValueError) as exc:
+        if show_calls:  # what the calls said before the query failed (the history holds this run's calls)
+            typer.echo(prog.format_calls(prog.history()) + "\n", err=True)
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if show_calls:
+        typer.echo(prog.format_calls(pred.trace) + "\n", err=True)
     if as_json:
         typer.echo(pred.model_dump_json(indent=2))
         return

@@ -10,6 +10,7 @@ import typer
 
 from archon_compile.cli import app
 from archon_compile.cli.options import ApiBaseOption, LmOption, NoCacheOption
+from archon_compile.limits import DEFAULT_MAX_CALLS_PER_QUERY
 
 
 @app.command()
@@ -33,6 +34,9 @@ def serve(
     lm_concurrency: Annotated[int, typer.Option(min=1, help="LM calls in flight across all queries")] = 64,
     no_cache: NoCacheOption = False,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    max_calls_per_query: Annotated[
+        int, typer.Option(min=1, help="refuse to serve an architecture making more LM calls per query")
+    ] = DEFAULT_MAX_CALLS_PER_QUERY,
 ) -> None:
     """Serve POST /v1/chat/completions, GET /v1/models and GET /health for one architecture."""
     import uvicorn
@@ -51,7 +55,14 @@ def serve(
             )
             raise typer.Exit(2)
     try:
-        prog = ac.load(program, lm=lm, api_base=api_base, cache=not no_cache, concurrency=lm_concurrency)
+        prog = ac.load(
+            program,
+            lm=lm,
+            api_base=api_base,
+            cache=not no_cache,
+            concurrency=lm_concurrency,
+            max_calls_per_query=max_calls_per_query,
+        )
     except (ac.SpecError, ac.ArtifactError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None

@@ -40,7 +40,6 @@ from optuna.trial import FrozenTrial, TrialState
 from pydantic import BaseModel
 from sqlalchemy.engine import make_url
 
-from archon_compile.errors import ArchonError
 from archon_compile.compiler.budget import Budget, Spent, TokenEstimate, estimate_tokens
 from archon_compile.compiler.objective import (
     Evaluation,
@@ -54,6 +53,7 @@ from archon_compile.compiler.power import PowerRanking, load_or_rank, rank_model
 from archon_compile.compiler.pruning import PairedPruner
 from archon_compile.compiler.result import CompileResult, Counts, HeldOut, Report, TrialRow
 from archon_compile.compiler.space import ArchonSpace
+from archon_compile.errors import ArchonError
 from archon_compile.evaluation import bootstrap_ci
 from archon_compile.lm.base import LM
 from archon_compile.lm.resolve import Backends

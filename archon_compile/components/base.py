@@ -14,7 +14,7 @@ from archon_compile.errors import ArchonError
 from archon_compile.lm.base import LMRequest
 from archon_compile.runtime.calls import CallFailed, Outcome, Runtime
 from archon_compile.runtime.stream import AnswerStream
-from archon_compile.runtime.trace import CallRecord, Trace
+from archon_compile.runtime.trace import CallRecord, Trace, Usage
 from archon_compile.signatures.base import Signature
 from archon_compile.state import Candidate, LayerState
 
@@ -24,7 +24,16 @@ R = TypeVar("R")
 
 
 class QueryFailed(ArchonError, RuntimeError):
-    """A layer was left with nothing to work with; the message names the layer and the last error."""
+    """A layer was left with nothing to work with; the message names the layer and the last error.
+
+    `usage` and `trace` hold what the query paid before it failed (`Program.acall` fills them), so a
+    failed query is still counted.
+    """
+
+    def __init__(self, message: str, usage: Usage | None = None, trace: Sequence[CallRecord] = ()) -> None:
+        super().__init__(message)
+        self.usage = usage or Usage()
+        self.trace = list(trace)
 
 
 @dataclass(frozen=True)

@@ -89,3 +89,11 @@ class StreamingLM(LM, Protocol):
     backends that have it; others answer in one piece."""
 
     def stream(self, request: LMRequest) -> AsyncIterator[str | LMResponse]: ...
+
+
+@runtime_checkable
+class NeedsSetUp(Protocol):
+    """An LM with one-time set-up (an import, a TLS context, a price lookup) that the runtime awaits
+    before timing a call, so trace latencies measure calls, not set-up. `prepare` must be idempotent."""
+
+    async def prepare(self) -> None: ...

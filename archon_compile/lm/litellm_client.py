@@ -96,8 +96,12 @@ class LiteLLMClient:
                 kwargs["api_key"] = "not-needed"  # local OpenAI-compatible servers ignore it
         return kwargs
 
+    async def prepare(self) -> None:
+        """Import LiteLLM (seconds) off the event loop, so other calls keep flowing."""
+        if _litellm is None:
+            await asyncio.to_thread(_module)
+
     async def complete(self, request: LMRequest) -> LMResponse:
-        # The first import takes seconds: do it off the event loop so other calls keep flowing.
         litellm = _litellm or await asyncio.to_thread(_module)
         api_base = request.api_base or self.api_base
         try:

@@ -1,27 +1,28 @@
-"""Direct HTTP to an OpenAI-compatible server (vLLM, llama.cpp server, Ollama, a LiteLLM proxy).
+"""Direct HTTP to an OpenAI-compatible endpoint: a self-hosted server or a hosted provider.
 
-Used for `openai/<model>` with an explicit `api_base` (see `lm/resolve.py`). LiteLLM adds several
-milliseconds of CPU per call, which a 13-call architecture pays on every layer; one POST through a pooled
-`httpx.AsyncClient` is all such a server needs. Everything else (hosted providers, pricing) stays on
-LiteLLM.
+Used for `openai/<model>` with an explicit `api_base` (vLLM, llama.cpp server, Ollama, a LiteLLM proxy),
+and for the hosted providers of `lm/providers.py` (OpenAI, Together, Groq, Fireworks, DeepSeek,
+OpenRouter, Mistral, ...). LiteLLM adds several milliseconds of CPU per call, which a 13-call architecture
+pays on every layer, and seconds of import; one POST through the shared pool (`lm/http.py`, aiohttp:
+the reason is there) is all these endpoints need. Everything else stays on LiteLLM.
 
-- The transport is one pooled aiohttp session per event loop (`lm/transport.py`, where the reason is).
 - Retries are the runtime's; this client never retries. Statuses map onto `LMError`: 408/409/429/5xx,
   transport errors and malformed bodies are retryable (with the server's Retry-After), other 4xx not.
 - The key is the password of the `api_base` userinfo (`http://:KEY@host/v1`, for one endpoint) or else
-  `OPENAI_API_KEY` (as LiteLLM does for `openai/`), sent as a bearer token like every OpenAI-compatible
-  server expects; it is never part of a request, a URL that is logged, or a message.
-- Cost is unknown (None): a self-hosted server has no price list.
+  the provider's key variable (`OPENAI_API_KEY` for `openai/`), sent as a bearer token; it is never part
+  of a request, a URL that is logged, or a message.
+- Cost: a hosted provider's calls are priced from LiteLLM's cost map (`lm/pricing.py`); a self-hosted
+  server has no price list (None).
 - `stream` reads the server-sent events of `"stream": true` and asks for the usage chunk
   (`stream_options.include_usage`); a server that sends none leaves the token counts at 0.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import email.utils
 import json
-import os
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -30,9 +31,11 @@ import aiohttp
 import httpx
 from pydantic import BaseModel, Field, ValidationError
 
+from archon_compile.lm import pricing
 from archon_compile.lm.base import LMError, LMRequest, LMResponse
+from archon_compile.lm.http import POOL
+from archon_compile.lm.providers import SELF_HOSTED, Provider
 from archon_compile.lm.redact import public_url, redact, url_key
-from archon_compile.lm.transport import SESSIONS
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
 
@@ -76,41 +79,58 @@ class ChatCompletion(BaseModel):
 
 
 class OpenAICompatClient:
-    """An LM over one OpenAI-compatible endpoint; `model` may carry the `openai/` prefix."""
+    """An LM over one OpenAI-compatible endpoint. Without `provider` it is a self-hosted server at
+    `api_base`; with one, `api_base` (optional) overrides the provider's endpoint."""
 
-    def __init__(self, model: str, api_base: str) -> None:
-        url = httpx.URL(api_base).copy_with(username=None, password=None)
+    def __init__(self, model: str, api_base: str | None = None, provider: Provider | None = None) -> None:
+        self.provider = provider or SELF_HOSTED
+        base = self.provider.base(api_base)
+        if not base:
+            raise ValueError(f"{model}: a self-hosted OpenAI-compatible model needs an api_base")
+        url = httpx.URL(base).copy_with(username=None, password=None)
         self.model = model
-        self.endpoint = public_url(api_base).rstrip("/")  # for messages: no userinfo, no query
+        self.endpoint = public_url(base).rstrip("/")  # for messages: no userinfo, no query
         self._url = str(url.copy_with(path=url.path.rstrip("/") + "/chat/completions"))
-        self._api_base = api_base
-        self._url_key = url_key(api_base)
+        self._api_base = base
+        self._url_key = url_key(base)
+        self._wire_model = self.provider.wire_model(model)
+        self._price: pricing.Price | None = None
+        self._ready = False
 
     def __repr__(self) -> str:
         return f"OpenAICompatClient(model={self.model!r}, endpoint={self.endpoint!r})"
 
+    async def prepare(self) -> None:
+        """Set-up before the first call (TLS context, price lookup), kept out of call latencies."""
+        if self._ready:
+            return
+        await POOL.warm()
+        if self.provider.priced:
+            found = await asyncio.to_thread(pricing.price, self.provider.prefix, self._wire_model, self.model)
+            self._price = found
+        self._ready = True
+
     def body(self, request: LMRequest) -> dict[str, Any]:
         """The chat-completions JSON body of a request."""
-        body: dict[str, Any] = {
-            "model": request.model.removeprefix("openai/"),
+        return {
+            "model": self._wire_model,
             "messages": [{"role": m.role, "content": m.content} for m in request.messages],
-            "temperature": request.temperature,
-            "max_tokens": request.max_tokens,
+            **self.provider.params(request),
         }
-        if request.stop:
-            body["stop"] = list(request.stop)
-        seed = request.sample_seed()
-        if seed is not None:
-            body["seed"] = seed
-        return body
+
+    def _headers(self) -> dict[str, str] | None:
+        key = self._url_key or self.provider.key()
+        if key:
+            return {"Authorization": f"Bearer {key}"}
+        if self.provider.needs_key:
+            names = " or ".join(self.provider.key_env)
+            raise self._error(f"no API key: set {names} (or put the key in the api_base)", retryable=False)
+        return None
 
     def _post(self, body: dict[str, Any]) -> Any:
         """The POST as aiohttp's request context manager."""
-        key = self._url_key or os.environ.get("OPENAI_API_KEY")
-        headers = {"Content-Type": "application/json"}
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        return SESSIONS.get().post(self._url, data=json.dumps(body), headers=headers, allow_redirects=False)
+        headers = {"Content-Type": "application/json"} | (self._headers() or {})
+        return POOL.session().post(self._url, data=json.dumps(body), headers=headers, allow_redirects=False)
 
     @contextmanager
     def _transport_errors(self) -> Iterator[None]:
@@ -122,6 +142,10 @@ class OpenAICompatClient:
             raise self._error(f"connection failed: {type(exc).__name__}: {exc}", retryable=True) from None
         except ValueError as exc:  # aiohttp's line reader refuses an over-long stream event
             raise self._error(f"malformed stream: {exc}", retryable=True) from None
+
+    def _cost(self, usage: _Usage) -> float | None:
+        price = self._price
+        return price.cost(usage.prompt_tokens, usage.completion_tokens) if price else None
 
     async def complete(self, request: LMRequest) -> LMResponse:
         with self._transport_errors():
@@ -144,7 +168,7 @@ class OpenAICompatClient:
             text=choice.message.content or "",
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
-            cost_usd=None,
+            cost_usd=self._cost(usage),
             finish_reason=choice.finish_reason,
         )
 
@@ -170,7 +194,7 @@ class OpenAICompatClient:
             text="".join(parts),
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
-            cost_usd=None,
+            cost_usd=self._cost(usage),
             finish_reason=finish,
         )
 
@@ -191,7 +215,7 @@ class OpenAICompatClient:
 
     def _status_error(self, status: int, headers: Mapping[str, str], content: bytes) -> LMError:
         retryable = status in RETRYABLE_STATUS or status >= 500
-        hint = "" if retryable else _hint(status)
+        hint = "" if retryable else _hint(status, self.provider)
         return self._error(
             f"HTTP {status}: {_server_message(content)}{hint}",
             retryable=retryable,
@@ -218,11 +242,11 @@ def _server_message(content: bytes) -> str:
     return repr(content[:200].decode("utf-8", "replace"))
 
 
-def _hint(status: int) -> str:
+def _hint(status: int, provider: Provider) -> str:
     if status in (401, 403):
-        return " (check the key: the api_base userinfo password, else OPENAI_API_KEY)"
+        return f" (check the key: the api_base userinfo password, else {' or '.join(provider.key_env)})"
     if status == 404:
-        return " (check api_base: it should end where /chat/completions is served, usually /v1)"
+        return " (check the model name, and the api_base: it should end where /chat/completions is served)"
     return ""
 
 

@@ -3,12 +3,17 @@
 | model string | api_base | backend |
 |---|---|---|
 | `local`, `local/gemma-3-270m` | - | the embedded llama.cpp model (`lm/local.py`) |
-| `openai/<name>` | given | direct HTTP to that OpenAI-compatible server (`lm/openai_compat.py`) |
-| anything else | any | LiteLLM (`lm/litellm_client.py`): hosted providers, priced from its cost map |
+| `openai/<name>` | given | direct HTTP to that self-hosted OpenAI-compatible server (`lm/openai_compat.py`) |
+| a hosted OpenAI-compatible provider's (`lm/providers.py`) | any | direct HTTP to the provider |
+| anything else | any | LiteLLM (`lm/litellm_client.py`): Anthropic, Gemini, Bedrock... |
 
-The direct route serves vLLM, llama.cpp's server, Ollama or a LiteLLM proxy (anything that speaks
-`/chat/completions`) and exists for speed: LiteLLM's per-call overhead is most of the latency gap there.
-Overrides map model strings (or "*" for all) to LM instances, e.g. a ScriptedLM in tests.
+The providers of `lm/providers.py` are OpenAI, Together, Groq, Fireworks, DeepSeek, OpenRouter, Mistral,
+xAI, Cerebras and DeepInfra, priced from LiteLLM's cost map read as data; LiteLLM is imported only for
+model strings that need it.
+
+The direct routes exist for speed: LiteLLM's per-call overhead is most of the latency gap there, and its
+import takes seconds. Overrides map model strings (or "*" for all) to LM instances, e.g. a ScriptedLM in
+tests.
 """
 
 from __future__ import annotations
@@ -48,10 +53,16 @@ def _make(model: str, api_base: str | None) -> LM:
         from archon_compile.lm.local import local_lm
 
         return local_lm(model)
-    if api_base and model.startswith("openai/"):
+    from archon_compile.lm.providers import provider_of
+
+    provider = provider_of(model)
+    if provider is not None:
         from archon_compile.lm.openai_compat import OpenAICompatClient
 
-        return OpenAICompatClient(model, api_base)
+        # `openai/<name>` at an explicit api_base is a self-hosted server (no price list, no key needed).
+        return OpenAICompatClient(
+            model, api_base, None if api_base and provider.prefix == "openai" else provider
+        )
     from archon_compile.lm.litellm_client import LiteLLMClient
 
     return LiteLLMClient(model, api_base)

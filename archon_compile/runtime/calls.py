@@ -18,9 +18,10 @@ from typing import Generic, TypeVar
 from pydantic import BaseModel, Field
 
 from archon_compile.errors import ArchonError
-from archon_compile.lm.base import LM, LMError, LMRequest, LMResponse
+from archon_compile.lm.base import LM, LMError, LMRequest, LMResponse, NeedsSetUp
 from archon_compile.lm.redact import redact
 from archon_compile.runtime.cache import Cache, cache_key
+from archon_compile.runtime.history import CallHistory, with_text
 from archon_compile.runtime.stream import AnswerStream
 from archon_compile.runtime.trace import CallRecord, Trace
 
@@ -70,7 +71,11 @@ Resolver = Callable[[str, "str | None"], LM]
 
 
 class Runtime:
-    """Shared by every component of a program: one cache, one concurrency limit, one retry policy."""
+    """Shared by every component of a program: one cache, one concurrency limit, one retry policy.
+
+    `history` keeps the last calls' text in memory (`runtime/history.py`); `trace_text` puts the text on
+    the trace records too (credentials masked).
+    """
 
     def __init__(
         self,
@@ -78,11 +83,16 @@ class Runtime:
         cache: Cache | None = None,
         policy: RetryPolicy | None = None,
         concurrency: int = 32,
+        *,
+        history: CallHistory | None = None,
+        trace_text: bool = False,
     ) -> None:
         self.resolve = resolve
         self.cache = cache
         self.policy = policy or RetryPolicy()
         self.concurrency = concurrency
+        self.history = history
+        self.trace_text = trace_text
         self._limits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary()
         )
@@ -119,15 +129,14 @@ class Runtime:
             try:
                 response, record = await self._fetch(req, key, component, stream)
             except CallFailed as exc:
-                trace.record(
-                    CallRecord(
-                        component=component,
-                        model=req.model,
-                        sample=req.sample_index,
-                        attempt=attempt,
-                        error=str(exc),
-                    )
+                failed = CallRecord(
+                    component=component,
+                    model=req.model,
+                    sample=req.sample_index,
+                    attempt=attempt,
+                    error=str(exc),
                 )
+                self._record(trace, failed, req, None)
                 raise
             text = response.text
             parsed = parse(text)
@@ -135,14 +144,20 @@ class Runtime:
             if parsed.ok:
                 if not record.cache_hit and self.cache is not None:
                     self.cache.put(key, response)
-                trace.record(record)
+                self._record(trace, record, req, text)
                 return Outcome(parsed.value, text, True)
             record = record.model_copy(
                 update={"parse_ok": False, "fallback": f"{fallback}: {parsed.note}" if last else None}
             )
-            trace.record(record)
+            self._record(trace, record, req, text)
         assert parsed is not None
         return Outcome(parsed.value, text, False)
+
+    def _record(self, trace: Trace, record: CallRecord, req: LMRequest, reply: str | None) -> None:
+        """Trace a call (with its text when asked) and keep it in the history."""
+        if self.history is not None:
+            self.history.add(record, req, reply)
+        trace.record(with_text(record, req, reply) if self.trace_text else record)
 
     async def _fetch(
         self, req: LMRequest, key: str, component: str, stream: AnswerStream | None
@@ -162,6 +177,8 @@ class Runtime:
                     completion_tokens=hit.completion_tokens,
                 )
         lm = self.resolve(req.model, req.api_base)
+        if isinstance(lm, NeedsSetUp):
+            await lm.prepare()  # before the clock starts: latency is the call's, not the client's set-up
         retries = 0
         start = time.perf_counter()
         while True:

@@ -6,6 +6,8 @@ import threading
 
 from pydantic import BaseModel, Field
 
+from archon_compile.lm.base import Message
+
 
 class CallRecord(BaseModel):
     """One LM call as the runtime saw it (a cache hit is a call that cost nothing)."""
@@ -24,6 +26,10 @@ class CallRecord(BaseModel):
     fallback: str | None = Field(None, description="what the component did when the output was unusable")
     error: str | None = None
     lm_call: bool = Field(True, description="False for a note of a fallback taken without an LM call")
+    messages: tuple[Message, ...] | None = Field(
+        None, description="the prompt, credentials masked: set only when text was asked for (trace_text)"
+    )
+    reply: str | None = Field(None, description="the answer text, credentials masked; as `messages`")
 
 
 class Usage(BaseModel):

@@ -15,10 +15,13 @@ Two isolation modes, chosen at run time (`SandboxResult.protections` lists what 
   directories `nobody` cannot enter (such as /root) are hidden the same way, re-exposing only the
   interpreter's own directories. The child then drops root for `nobody` (uid 65534) with no_new_privs,
   so the rest of the filesystem is protected by ordinary permissions and RLIMIT_NPROC is enforced.
-- ``process`` (fallback): rlimits, `nobody` when root and the interpreter is readable by it, and an
-  audit hook installed before the program runs that refuses internet sockets, writes outside the work
-  dir, new processes, ctypes and signals to other processes. This stops ordinary code, not a determined
-  attacker; prefer a machine where namespace mode applies.
+- ``process`` (fallback): rlimits; as root, `nobody` (uid 65534, no_new_privs: root cannot be regained,
+  /etc/shadow is unreadable), for which it runs an interpreter nobody can read (`process_interpreter`)
+  or refuses to run at all; a seccomp filter (x86-64) by which the kernel refuses new processes and
+  programs (so nothing outlives the run or escapes the filter), every socket but socketpair, signals
+  to other processes, pidfd and ptrace, and writes through a directory descriptor; and an audit hook
+  that refuses writes outside the work dir, opening directories outside it, /proc of others and ctypes.
+  Files elsewhere stay protected by ordinary permissions only (as nobody): prefer namespace mode.
 """
 
 from __future__ import annotations
@@ -44,9 +47,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from archon_compile.errors import ArchonError
+from archon_compile.tasks.sandbox_child import minimal_paths, readable_by
 
 CHILD = Path(__file__).with_name("sandbox_child.py")
 NOBODY = 65534
+PYTHON_ENV = "ARCHON_COMPILE_SANDBOX_PYTHON"
 MAX_CONCURRENT = os.cpu_count() or 2
 """At most this many sandboxes run at once in this process (one per core by default)."""
 _SLOTS = threading.BoundedSemaphore(MAX_CONCURRENT)
@@ -104,20 +109,69 @@ def namespaces_available() -> bool:
 
 
 def _mode(limits: SandboxLimits) -> Literal["namespace", "process"]:
-    if limits.isolation == "process":
-        return "process"
-    if namespaces_available():
+    if limits.isolation != "process" and namespaces_available():
         return "namespace"
     if limits.isolation == "namespace":
         raise SandboxUnavailable(
             "namespace isolation needs root and a working `unshare` (util-linux); "
             "use isolation='auto' or 'process'"
         )
+    process_interpreter()  # as root: refuse here, before anything runs, when nobody could not run it
     return "process"
 
 
+def process_interpreter() -> str:
+    """The Python that runs process-mode sandboxes. As root the program must run as `nobody` under
+    seccomp, so this is the first of $ARCHON_COMPILE_SANDBOX_PYTHON, this interpreter, /usr/bin/python3,
+    /usr/local/bin/python3 whose files nobody can read; with none, process mode refuses to run as root."""
+    if os.geteuid() != 0:
+        return sys.executable
+    return _root_interpreter(os.environ.get(PYTHON_ENV), sys.executable)
+
+
+@cache
+def _root_interpreter(override: str | None, current: str) -> str:
+    if os.uname().machine != "x86_64":
+        raise SandboxUnavailable(
+            "process isolation refuses to run programs as root here: its seccomp filter exists for x86-64 "
+            "only. Run as an ordinary user, or use namespace mode (root with `unshare`)"
+        )
+    candidates = [override] if override else [current, "/usr/bin/python3", "/usr/local/bin/python3"]
+    for exe in candidates:
+        if exe and _nobody_can_run(exe):
+            return exe
+    raise SandboxUnavailable(
+        f"process isolation refuses to run programs as root: user nobody cannot read "
+        f"{' nor '.join(str(c) for c in candidates)} (Python 3.10+ needed). Set {PYTHON_ENV} to an "
+        "interpreter everyone can read (e.g. /usr/bin/python3), run as an ordinary user, or use "
+        "namespace mode (root with `unshare`)"
+    )
+
+
+_PROBE = (
+    "import json, sys\nrecent = sys.version_info >= (3, 10)\n"
+    "print(json.dumps([recent, sys.prefix, sys.base_prefix, *sys.path]))"
+)
+
+
+def _nobody_can_run(exe: str) -> bool:
+    """Ask `exe` (as the sandbox will start it) for its directories, then check nobody reaches them."""
+    try:
+        out = subprocess.run(
+            [exe, "-I", "-S", "-c", _PROBE], capture_output=True, text=True, timeout=30, env={}, check=True
+        ).stdout
+        recent, *dirs = json.loads(out)
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return False
+    paths = minimal_paths(
+        [os.path.realpath(d) for d in dirs if isinstance(d, str) and d and os.path.isdir(d)]
+    )
+    return bool(recent) and readable_by(paths, NOBODY, NOBODY)
+
+
 def _command(mode: str, config: dict[str, Any]) -> list[str]:
-    child = [sys.executable, "-I", "-S", "-B", str(CHILD), json.dumps(config)]
+    python = process_interpreter() if mode == "process" else sys.executable
+    child = [python, "-I", "-S", "-B", str(CHILD), json.dumps(config)]
     if mode == "process":
         return child
     return [

@@ -27,6 +27,14 @@ NS_WORKDIR = "/tmp/sandbox"
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
+try:
+    from archon_compile.tasks.sandbox_seccomp import install_seccomp
+except ImportError:  # run as a script with -I -S: the package is not importable, its directory is
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from sandbox_seccomp import install_seccomp  # type: ignore[import-not-found,no-redef]
+
+    del sys.path[0]
+
 
 def _check(ret: int, what: str) -> None:
     if ret != 0:
@@ -58,7 +66,7 @@ def _blocked_ancestor(path: str, uid: int, gid: int) -> str | None:
     return None
 
 
-def _minimal(paths: list[str]) -> list[str]:
+def minimal_paths(paths: list[str]) -> list[str]:
     """Drop paths that lie inside another path of the list."""
     ordered = sorted(set(paths))
     return [p for p in ordered if not any(p != q and p.startswith(q.rstrip("/") + "/") for q in ordered)]
@@ -67,11 +75,16 @@ def _minimal(paths: list[str]) -> list[str]:
 def _interpreter_paths() -> list[str]:
     """What the interpreter reads after privileges are dropped: its prefixes and import path."""
     entries = [sys.prefix, sys.base_prefix, *sys.path]
-    return _minimal([os.path.realpath(p) for p in entries if p and os.path.isdir(p)])
+    return minimal_paths([os.path.realpath(p) for p in entries if p and os.path.isdir(p)])
+
+
+def readable_by(paths: list[str], uid: int, gid: int) -> bool:
+    """Whether `uid` can reach every one of `paths` (directories of an interpreter)."""
+    return all(_blocked_ancestor(p, uid, gid) is None for p in paths)
 
 
 def interpreter_readable(uid: int, gid: int) -> bool:
-    return all(_blocked_ancestor(p, uid, gid) is None for p in _interpreter_paths())
+    return readable_by(_interpreter_paths(), uid, gid)
 
 
 def private_filesystem(uid: int, gid: int, tmpfs_mb: int) -> str:
@@ -80,7 +93,7 @@ def private_filesystem(uid: int, gid: int, tmpfs_mb: int) -> str:
     interpreter's own directories. Writes then land in tmpfs that vanishes with the namespace."""
     keep = _interpreter_paths()
     blocked = [b for p in keep if (b := _blocked_ancestor(p, uid, gid))]
-    tops = _minimal([d for d in WORLD_WRITABLE if os.path.isdir(d)] + blocked)
+    tops = minimal_paths([d for d in WORLD_WRITABLE if os.path.isdir(d)] + blocked)
     for top in tops:
         inside = [p for p in keep if p.startswith(top.rstrip("/") + "/")]
         fds = [os.open(p, os.O_PATH | os.O_DIRECTORY) for p in inside]
@@ -117,17 +130,20 @@ def drop_privileges(uid: int, gid: int, namespace: bool) -> None:
         _check(_libc.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "pdeathsig")
 
 
-_PATH_ARGS: dict[str, tuple[int, ...]] = {
-    "os.rename": (0, 1),
-    "os.remove": (0,),
-    "os.rmdir": (0,),
-    "os.mkdir": (0,),
-    "os.symlink": (0, 1),
-    "os.link": (0, 1),
-    "os.chmod": (0,),
-    "os.chown": (0,),
-    "os.truncate": (0,),
-    "os.utime": (0,),
+_PATH_ARGS: dict[str, tuple[tuple[int, int | None], ...]] = {
+    # audit event: (index of a path written, index of its dir_fd or None), per Python's audit table
+    "os.rename": ((0, 2), (1, 3)),
+    "os.remove": ((0, 1),),
+    "os.rmdir": ((0, 1),),
+    "os.mkdir": ((0, 2),),
+    "os.symlink": ((0, None), (1, 2)),
+    "os.link": ((0, 2), (1, 3)),
+    "os.chmod": ((0, 2),),
+    "os.chown": ((0, 3),),
+    "os.truncate": ((0, None),),
+    "os.utime": ((0, 3),),
+    "os.mkfifo": ((0, 2),),
+    "os.mknod": ((0, 3),),
 }
 _SPAWN = (
     "subprocess.Popen",
@@ -142,11 +158,22 @@ _SPAWN = (
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
 
 
-def _outside(path: Any, workdir: str) -> bool:
+def _outside(path: Any, workdir: str, dir_fd: Any = None) -> bool:
+    """Whether `path` (relative to the directory open as `dir_fd`, if one is given) lies outside."""
     if not isinstance(path, str | bytes | os.PathLike):
         return False  # a file descriptor: already open
-    real = os.path.realpath(os.fsdecode(path))
+    name = os.fsdecode(path)
+    if isinstance(dir_fd, int) and dir_fd >= 0 and not os.path.isabs(name):  # AT_FDCWD is -100
+        try:
+            name = os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), name)
+        except OSError:
+            return True
+    real = os.path.realpath(name)
     return real not in (workdir, os.devnull) and not real.startswith(workdir + "/")
+
+
+def _arg(args: tuple[Any, ...], i: int | None) -> Any:
+    return args[i] if i is not None and i < len(args) else None
 
 
 def _other_process(path: Any) -> bool:
@@ -157,11 +184,15 @@ def _other_process(path: Any) -> bool:
     return len(parts) > 2 and parts[1] == "proc" and parts[2].isdigit() and int(parts[2]) != os.getpid()
 
 
+def _is_dir(path: Any) -> bool:
+    return isinstance(path, str | bytes | os.PathLike) and os.path.isdir(path)
+
+
 def audit_guard(workdir: str) -> Callable[[str, tuple[Any, ...]], None]:
     """Process mode (no namespaces): refuse, inside the interpreter, internet sockets, writes outside the
-    work dir, reading other processes' /proc entries, new processes (they would escape this hook), native
-    code via ctypes and signals to others. In-process only: it stops ordinary code, not a determined
-    attacker."""
+    work dir (a dir_fd included), opening directories outside it (no dir_fd to escape through), reading
+    other processes' /proc entries, new processes (they would escape this hook), native code via ctypes
+    and signals to others. In-process only: seccomp (`install_seccomp`) enforces the core in the kernel."""
 
     def hook(event: str, args: tuple[Any, ...]) -> None:
         blocked = (
@@ -177,7 +208,8 @@ def audit_guard(workdir: str) -> Callable[[str, tuple[Any, ...]], None]:
                 and bool(args[2] & _WRITE_FLAGS)
                 and _outside(args[0], workdir)
             )
-            or any(_outside(args[i], workdir) for i in _PATH_ARGS.get(event, ()))
+            or (event == "open" and _outside(args[0], workdir) and _is_dir(args[0]))
+            or any(_outside(args[p], workdir, _arg(args, d)) for p, d in _PATH_ARGS.get(event, ()))
             or event.startswith(_SPAWN)
             or event.startswith("ctypes.")
             or (event in ("os.kill", "os.killpg") and args[0] not in (os.getpid(), 0))
@@ -218,7 +250,10 @@ def main() -> None:
         with open(os.path.join(workdir, "solution.py"), "w", encoding="utf-8") as f:
             f.write(source)  # for tracebacks
         applied.append("namespaces: network, pid, mount; private tmpfs over world-writable dirs")
-    drop = uid is not None and os.geteuid() == 0 and (namespace or interpreter_readable(uid, gid))
+    root = os.geteuid() == 0
+    drop = uid is not None and root and (namespace or interpreter_readable(uid, gid))
+    if root and not drop:
+        refuse("root cannot become nobody: nobody cannot read this interpreter's files")
     if drop and not namespace:
         os.chown(workdir, uid, gid)
     os.chdir(workdir)
@@ -226,15 +261,33 @@ def main() -> None:
     set_limits(cfg["limits"])
     if drop:
         drop_privileges(uid, gid, namespace)
-        applied.append(f"uid {uid}")
+        applied += [f"uid {uid}", "no new privileges: root cannot be regained"]
     if not namespace:
+        _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+        if install_seccomp():
+            applied.append(
+                "seccomp: no new processes or programs, no sockets (socketpair only), no signals to other "
+                "processes, no pidfd/ptrace, no writes through a directory descriptor"
+            )
+        elif root:
+            refuse("seccomp is not available on this machine")
         sys.addaudithook(audit_guard(os.path.realpath(workdir)))
-        applied.append("audit hook: no inet sockets, writes outside the work dir, processes, ctypes")
+        applied.append(
+            "audit hook: no inet sockets, writes outside the work dir, directories outside it, processes, "
+            "ctypes"
+        )
     with os.fdopen(cfg["status_fd"], "w") as status:
         json.dump(applied, status)
     if namespace:
         run_beside_init()
     run_user_code(source)
+
+
+def refuse(why: str) -> None:
+    """Never run untrusted code as root: stop before it starts (the parent reports no protections)."""
+    sys.stderr.write(f"sandbox: refusing to run the program as root in process mode: {why}\n")
+    sys.stderr.flush()
+    os._exit(1)
 
 
 def run_beside_init() -> None:
