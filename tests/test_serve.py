@@ -414,6 +414,7 @@ def test_unknown_routes_and_methods_get_openai_style_errors(shared_server):
     wrong_method = httpx.get(f"{url}/chat/completions")
     assert (missing.status_code, missing.json()["error"]["code"]) == (404, "not_found")
     assert (wrong_method.status_code, wrong_method.json()["error"]["code"]) == (405, "method_not_allowed")
+    assert wrong_method.headers["allow"] == "POST"  # RFC 9110: a 405 names the methods that work
 
 
 def raw_exchange(url: str, head: str, body: bytes = b"") -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
@@ -30,9 +31,9 @@ class ApiError(ArchonError):
         self.status = status
         self.body = ErrorResponse(error=ErrorBody(message=message, type=type, param=param, code=code))
 
-    def response(self) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if self.status == 401 else None
-        return JSONResponse(self.body.model_dump(mode="json"), status_code=self.status, headers=headers)
+    def response(self, headers: Mapping[str, str] | None = None) -> JSONResponse:
+        extra = dict(headers or {}) | ({"WWW-Authenticate": "Bearer"} if self.status == 401 else {})
+        return JSONResponse(self.body.model_dump(mode="json"), status_code=self.status, headers=extra or None)
 
 
 class ClientGone(ArchonError):
@@ -56,7 +57,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code = "not_found" if exc.status_code == 404 else "method_not_allowed" if exc.status_code == 405 else None
     message = f"{request.method} {request.url.path}: {exc.detail}"
-    return ApiError(exc.status_code, message, code=code).response()
+    return ApiError(exc.status_code, message, code=code).response(exc.headers)  # 405 keeps its Allow
 
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_serializer
 
 from archon_compile.lm.base import Message
 
@@ -59,7 +59,7 @@ class ChatMessageIn(BaseModel):
 class StreamOptions(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    include_usage: bool = False
+    include_usage: StrictBool = False
 
 
 class ChatCompletionRequest(BaseModel):
@@ -69,9 +69,9 @@ class ChatCompletionRequest(BaseModel):
 
     model: str
     messages: list[ChatMessageIn] = Field(min_length=1)
-    stream: bool = False
+    stream: StrictBool = False  # strict: 0, 1 or "yes" are errors, as the OpenAPI document says
     stream_options: StreamOptions | None = None
-    n: int = 1
+    n: StrictInt = 1
     # Accepted and ignored: the architecture fixes its own sampling parameters.
     temperature: float | None = None
     top_p: float | None = None
@@ -85,7 +85,7 @@ class ChatCompletionRequest(BaseModel):
     # Rejected when used: they would change the kind of answer, which the architecture cannot give.
     tools: list[Any] | None = None
     functions: list[Any] | None = None
-    logprobs: bool | None = None
+    logprobs: StrictBool | None = None
     response_format: dict[str, Any] | None = None
 
     @field_validator("n")

@@ -61,7 +61,10 @@ def document(title: str, model: str, *, secured: bool) -> dict[str, Any]:
         ref_template="#/components/schemas/{model}",
     )
     schemas = defs["$defs"]
-    schemas["ChatCompletionRequest"]["properties"]["model"] = {"type": "string", "enum": [model]}
+    request = schemas["ChatCompletionRequest"]["properties"]
+    request["model"] = {"type": "string", "enum": [model]}
+    # JSON Schema cannot say which item is last: the rule is stated, and the server answers 400.
+    request["messages"]["description"] = "the conversation; the last message must have role 'user'"
     chat_ok = _json(_ref(ChatCompletion), "the answer; with `stream: true`, server-sent chunk events")
     chat_ok["content"]["text/event-stream"] = {"schema": {"type": "string"}}
     chat = _operation(
