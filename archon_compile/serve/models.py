@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_serializer
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer
 
 from archon_compile.lm.base import Message
 
@@ -57,21 +57,22 @@ class ChatMessageIn(BaseModel):
 
 
 class StreamOptions(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
-    include_usage: StrictBool = False
+    include_usage: bool = False
 
 
 class ChatCompletionRequest(BaseModel):
-    """`POST /v1/chat/completions`. Unknown fields are ignored, as new client versions add some."""
+    """`POST /v1/chat/completions`. Unknown fields are ignored, as new client versions add some; known
+    ones are strict (`"stream": 1` or `"seed": 1.5` are 400s), as the OpenAPI document says."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     model: str
     messages: list[ChatMessageIn] = Field(min_length=1)
-    stream: StrictBool = False  # strict: 0, 1 or "yes" are errors, as the OpenAPI document says
+    stream: bool = False
     stream_options: StreamOptions | None = None
-    n: StrictInt = 1
+    n: int = 1
     # Accepted and ignored: the architecture fixes its own sampling parameters.
     temperature: float | None = None
     top_p: float | None = None
@@ -85,7 +86,7 @@ class ChatCompletionRequest(BaseModel):
     # Rejected when used: they would change the kind of answer, which the architecture cannot give.
     tools: list[Any] | None = None
     functions: list[Any] | None = None
-    logprobs: StrictBool | None = None
+    logprobs: bool | None = None
     response_format: dict[str, Any] | None = None
 
     @field_validator("n")
