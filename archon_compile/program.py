@@ -7,10 +7,11 @@ import os
 import queue
 import sys
 import threading
-from collections.abc import AsyncGenerator, Coroutine, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import replace
+from functools import wraps
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import Any, ParamSpec, TextIO, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -29,6 +30,7 @@ from archon_compile.spec import ArchitectureSpec
 from archon_compile.state import Candidate, LayerState
 
 T = TypeVar("T")
+P = ParamSpec("P")
 Query = str | Sequence[Message | Mapping[str, str]]
 
 
@@ -369,3 +371,16 @@ _BACKGROUND = _BackgroundLoop()
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run_coroutine_threadsafe(coro, _BACKGROUND.loop()).result()
+
+
+def synchronous(fn: Callable[P, Coroutine[Any, Any, T]], name: str, doc: str) -> Callable[P, T]:
+    """The synchronous twin `name` of an async function, with the same parameters (one signature to
+    maintain, not two), run on the background loop (so it works inside a running event loop too)."""
+
+    @wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        return run_sync(fn(*args, **kwargs))
+
+    run.__name__ = run.__qualname__ = name
+    run.__doc__ = doc
+    return run

@@ -80,7 +80,7 @@ def main() -> None:
     )
     print(
         f"concurrency {args.concurrency}: {args.items} items in {par_s:.2f} s, accuracy {par.mean:.2f}, "
-        f"errors {par.errors}"
+        f"errors {par.n_program_errors}"
     )
     print(f"speed-up: {seq_total / par_s:.1f}x (ideal {min(args.concurrency, args.items)}x)")
 

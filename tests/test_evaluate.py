@@ -50,7 +50,7 @@ def test_report_counts_program_failures_as_zero_and_writes_one_line_per_item(tmp
     out = tmp_path / "results.jsonl"
     lm = ac.ScriptedLM(_answer, price_per_token=0.001)
     report = ac.evaluate(_program(lm), _task(), out=out, progress=False)
-    assert (report.n, report.scored, report.errors, report.judge_errors) == (10, 10, 1, 0)
+    assert (report.n, report.n_scored, report.n_program_errors, report.n_judge_errors) == (10, 10, 1, 0)
     assert report.mean == pytest.approx(0.5)  # q0, q2, q4, q6, q8 right
     assert report.ci_low is not None and report.ci_high is not None
     assert report.ci_low < 0.5 < report.ci_high
@@ -79,7 +79,7 @@ def test_rerun_with_the_same_out_resumes_and_skips_recorded_items(tmp_path: Path
     assert len(out.read_text().splitlines()) == 10
 
 
-def test_a_line_cut_short_by_a_kill_is_rerun_and_later_lines_stay_parseable(tmp_path: Path) -> None:
+def test_a_line_cut_short_by_a_kill_is_cut_off_and_its_item_rerun(tmp_path: Path) -> None:
     out = tmp_path / "results.jsonl"
     ac.evaluate(_program(ac.ScriptedLM(_answer)), _task(3), out=out, progress=False)
     full = out.read_text().splitlines()
@@ -89,9 +89,20 @@ def test_a_line_cut_short_by_a_kill_is_rerun_and_later_lines_stay_parseable(tmp_
     report = ac.evaluate(_program(lm), _task(3), out=out, progress=False)
     assert lm.calls == 1 and report.resumed == 2
     lines = out.read_text().splitlines()
-    assert lines[2] == full[2][:25]
-    assert EvalRecord.model_validate_json(lines[3]).item_id == torn_id
+    assert lines[:2] == full[:2] and len(lines) == 3
+    assert EvalRecord.model_validate_json(lines[2]).item_id == torn_id
     assert set(read_records(out, "squares", "echo")) == {"q0", "q1", "q2"}
+
+
+def test_a_rerun_retries_the_items_that_failed(tmp_path: Path) -> None:
+    out = tmp_path / "results.jsonl"
+    first = ac.evaluate(_program(ac.ScriptedLM(_answer)), _task(), out=out, progress=False)
+    assert first.n_program_errors == 1
+    fixed = ac.ScriptedLM(lambda r: str(int(r.messages[-1].content.split()[2]) ** 2))
+    second = ac.evaluate(_program(fixed), _task(), out=out, progress=False)
+    assert fixed.calls == 1 and second.resumed == 9  # only q7 ran again
+    assert second.n_program_errors == 0 and second.mean == pytest.approx(0.6)
+    assert read_records(out, "squares", "echo")["q7"].error is None
 
 
 def test_an_out_file_of_another_task_is_refused(tmp_path: Path) -> None:
@@ -130,7 +141,7 @@ def test_judge_failures_leave_the_mean_and_judge_cost_is_reported_apart() -> Non
     judge_lm = ac.ScriptedLM([(r"question 3", "no verdict"), (".*", "[[9]]")], price_per_token=0.01)
     program_lm = ac.ScriptedLM([(".*", "an answer")], price_per_token=0.0)
     report = ac.evaluate(_program(program_lm), task, judge=_judge(judge_lm), progress=False)
-    assert (report.n, report.scored, report.judge_errors, report.errors) == (4, 3, 1, 0)
+    assert (report.n, report.n_scored, report.n_judge_errors, report.n_program_errors) == (4, 3, 1, 0)
     assert report.mean == pytest.approx(0.9)
     assert report.judge_usage.calls == 4 and report.program_usage.calls == 4
     assert report.judge_usage.cost_usd is not None and report.judge_usage.cost_usd > 0

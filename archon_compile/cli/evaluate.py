@@ -12,7 +12,8 @@ from archon_compile.cli import app
 from archon_compile.cli.options import ApiBaseOption, LmOption, NoCacheOption
 
 if TYPE_CHECKING:
-    from archon_compile.evaluation import EvalReport
+    from archon_compile.evaluation import CostSummary, EvalReport
+    from archon_compile.program import Program
     from archon_compile.tasks.base import Task
 
 
@@ -40,7 +41,10 @@ def eval_(
     ],
     task: Annotated[str, typer.Option("--task", "-t", help="task name (see `archon-compile tasks`)")],
     data: Annotated[str | None, typer.Option(help="local data file instead of the Hub dataset")] = None,
-    split: Annotated[str, typer.Option(help="dev | heldout | all (the seeded 20/80 split)")] = "all",
+    split: Annotated[
+        str,
+        typer.Option(help="dev | heldout | all (a compiled artifact's own split, else the seeded 20/80 one)"),
+    ] = "all",
     judge: Annotated[str | None, typer.Option(help="judge model string, for judged tasks")] = None,
     judge_api_base: Annotated[str | None, typer.Option(help="endpoint for the judge model")] = None,
     baseline: Annotated[
@@ -56,12 +60,21 @@ def eval_(
     out: Annotated[
         Path | None, typer.Option(help="JSONL of per-item results; rerun with it to resume")
     ] = None,
-    seed: Annotated[int, typer.Option(help="seed of the split and the bootstrap")] = 0,
+    seed: Annotated[
+        int | None,
+        typer.Option(help="seed of the split and the bootstrap (default: a compiled artifact's own, else 0)"),
+    ] = None,
     no_cache: NoCacheOption = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
-    """Evaluate a program on a task and print a summary (mean, 95% CI, errors, cost per query)."""
+    """Evaluate a program on a task and print a summary (mean, 95% CI, errors, cost per query).
+
+    Every model endpoint and the judge are probed first (one 1-token call each); the command fails at once
+    when one is down, refuses the key or does not know the model, and exits 1 when every item errored.
+    A rerun with the same --out skips the items recorded without an error and runs the others again.
+    """
     import archon_compile as ac
+    from archon_compile.probe import EndpointError
     from archon_compile.tasks.data import DataError
 
     if split not in ("all", "dev", "heldout"):
@@ -71,6 +84,8 @@ def eval_(
     try:
         prog = ac.load(program, lm=lm, api_base=api_base, cache=not no_cache)
         chosen = _build_task(task, data, options)
+        chosen.items()  # bad data fails here, before any call
+        _probe(prog, chosen, judge, judge_api_base)
         report = ac.evaluate(
             prog,
             chosen,
@@ -82,12 +97,30 @@ def eval_(
             concurrency=concurrency,
             out=out,
         )
-    except (ac.SpecError, ac.ArtifactError, DataError, KeyError, ValueError) as exc:
+    except (ac.SpecError, ac.ArtifactError, DataError, EndpointError, KeyError, ValueError) as exc:
         _fail(str(exc.args[0]) if isinstance(exc, KeyError) else str(exc))
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
     else:
         _print_report(report)
+    _print_errors(report)
+    if report.all_failed:
+        where = f" (all of them in {report.out}; rerun with it and only the failed items run again)"
+        _fail(
+            f"every one of the {report.n} items failed ({report.n_program_errors} program errors, "
+            f"{report.n_judge_errors} judge errors), so nothing was measured; the first errors are listed "
+            f"above{where if report.out else ''}"
+        )
+
+
+def _probe(program: Program, task: Task, judge: str | None, judge_api_base: str | None) -> None:
+    """One cheap call per model endpoint of the program and to the judge (raises EndpointError)."""
+    from archon_compile.probe import Endpoint, endpoints_of, probe_endpoints
+
+    endpoints = endpoints_of(program.spec)
+    if judge is not None and task.needs_judge:
+        endpoints.append(Endpoint(model=judge, api_base=judge_api_base, role="judge"))
+    probe_endpoints(endpoints)
 
 
 def _build_task(name: str, data: str | None, options: dict[str, str]) -> Task:
@@ -118,7 +151,9 @@ def _print_report(report: EvalReport) -> None:
     def money(x: float | None) -> str:
         return "unknown" if x is None else f"${x:.4f}"
 
-    table = Table(title=f"{report.task} / {report.program} ({report.split})", show_header=False)
+    table = Table(
+        title=f"{report.task} / {report.program} ({report.split}, seed {report.seed})", show_header=False
+    )
     ci = (
         f"[{report.ci_low:.3f}, {report.ci_high:.3f}]"
         if report.ci_low is not None and report.ci_high is not None
@@ -129,11 +164,11 @@ def _print_report(report: EvalReport) -> None:
         ("mean", "-" if report.mean is None else f"{report.mean:.4f}"),
         ("95% CI (bootstrap)", ci),
         *((name, f"{value:.4f}") for name, value in report.metrics.items()),
-        ("program errors", str(report.errors)),
-        ("judge errors (not in the mean)", str(report.judge_errors)),
-        ("program calls / query", f"{report.program_usage.calls_per_query:.2f}"),
+        ("program errors (scored 0)", str(report.n_program_errors)),
+        ("judge errors (not in the mean)", str(report.n_judge_errors)),
+        ("program calls / query", _calls(report.program_usage)),
         ("program cost / query", money(report.program_usage.cost_per_query_usd)),
-        ("judge calls / query", f"{report.judge_usage.calls_per_query:.2f}"),
+        ("judge calls / query", _calls(report.judge_usage)),
         ("judge cost / query", money(report.judge_usage.cost_per_query_usd)),
         ("elapsed", f"{report.elapsed_s:.1f} s"),
     ]
@@ -142,3 +177,18 @@ def _print_report(report: EvalReport) -> None:
     for row in rows:
         table.add_row(*row)
     Console().print(table)
+
+
+def _calls(usage: CostSummary) -> str:
+    failed = f" (+{usage.failed_calls} failed calls in all)" if usage.failed_calls else ""
+    return f"{usage.calls_per_query:.2f}{failed}"
+
+
+def _print_errors(report: EvalReport) -> None:
+    """The first errors of each kind, so a failing run shows why and not only how often."""
+    for kind, count in (("program", report.n_program_errors), ("judge", report.n_judge_errors)):
+        shown = [e for e in report.first_errors if e.kind == kind]
+        if shown:
+            typer.echo(f"{kind} errors ({count}; the first {len(shown)}):", err=True)
+            for e in shown:
+                typer.echo(f"  {e.item_id}: {e.message[:300]}", err=True)

@@ -1,5 +1,6 @@
 """The objective: dev quality, with cost either subtracted (quality - lambda x cost) or kept as a second
-objective (a Pareto front). Dev items are scored in minibatches so that weak trials stop early.
+objective (a Pareto front). Dev items are scored in minibatches so that weak trials stop early, by the
+same engine and rules as `ac.evaluate` (`archon_compile/evaluation/`).
 
 Cost is a property of the architecture, not of the cache: LM calls per query (`spec.calls_per_query()`)
 or its token upper bound, so a trial whose calls were all cache hits costs what it would cost in use.
@@ -7,7 +8,6 @@ or its token upper bound, so a trial whose calls were all cache hits costs what 
 
 from __future__ import annotations
 
-import asyncio
 import math
 import statistics
 from collections.abc import Callable, Sequence
@@ -17,10 +17,12 @@ import optuna
 from pydantic import BaseModel, ConfigDict, Field
 
 from archon_compile.compiler.budget import TokenEstimate
-from archon_compile.program import Program, run_sync
+from archon_compile.evaluation.engine import run_items
+from archon_compile.evaluation.records import EvalRecord, Summary, mean_value, summarise
+from archon_compile.program import Program
 from archon_compile.runtime.trace import Usage
 from archon_compile.spec import ArchitectureSpec
-from archon_compile.tasks.base import Item, ItemResult, Judge, Task
+from archon_compile.tasks.base import Item, Judge, Task
 
 
 class Objective(BaseModel):
@@ -49,43 +51,49 @@ class Objective(BaseModel):
 
 
 class Evaluation(BaseModel):
-    """Scores of some items under one program, and what the program (and the judge) sent."""
+    """The items scored so far, in order, under the evaluation engine's rules (`evaluation/records.py`),
+    and the running quality after each batch."""
 
-    scores: list[float] = Field(default_factory=list)
-    usage: Usage = Field(default_factory=Usage)
-    errors: int = 0
+    records: list[EvalRecord] = Field(default_factory=list)
     curve: list[tuple[int, float]] = Field(
         default_factory=list, description="(items scored, quality) per batch"
     )
 
     @property
     def quality(self) -> float:
-        return statistics.fmean(self.scores) if self.scores else 0.0
+        """The mean over scored items (program errors 0, judge errors left out); 0 when none was scored."""
+        mean = mean_value(self.records)
+        return 0.0 if mean is None else mean
 
-    def extend(self, results: Sequence[ItemResult]) -> Evaluation:
-        usage = self.usage
-        for r in results:
-            usage = usage + r.usage + (r.score.judge_usage if r.score else Usage())
-        scores = self.scores + [r.score.value if r.score else 0.0 for r in results]
-        quality = statistics.fmean(scores) if scores else 0.0
-        return Evaluation(
-            scores=scores,
-            usage=usage,
-            errors=self.errors + sum(r.error is not None for r in results),
-            curve=[*self.curve, (len(scores), quality)],
-        )
+    @property
+    def scores(self) -> list[float | None]:
+        """Per-item values in item order; None for an item the judge could not score."""
+        return [r.value() for r in self.records]
 
+    @property
+    def usage(self) -> Usage:
+        """Everything sent for these items: the program's calls (failed queries included) and the judge's."""
+        return sum((r.usage + r.judge_usage for r in self.records), Usage())
 
-def run_items(task: Task, program: Program, items: Sequence[Item], judge: Judge | None) -> list[ItemResult]:
-    """Answer and score items concurrently (bounded by the program's runtime)."""
+    @property
+    def errors(self) -> int:
+        return sum(r.program_error is not None for r in self.records)
 
-    async def all_items() -> list[ItemResult]:
-        return list(await asyncio.gather(*(task.run_item(program, item, judge) for item in items)))
+    @property
+    def judge_errors(self) -> int:
+        return sum(r.judge_error is not None for r in self.records)
 
-    return run_sync(all_items())
+    def summary(self, seed: int = 0) -> Summary:
+        return summarise(self.records, seed)
+
+    def extend(self, records: Sequence[EvalRecord]) -> Evaluation:
+        done = [*self.records, *records]
+        mean = mean_value(done)
+        return Evaluation(records=done, curve=[*self.curve, (len(done), 0.0 if mean is None else mean)])
 
 
 def evaluate(task: Task, program: Program, items: Sequence[Item], judge: Judge | None) -> Evaluation:
+    """All of `items` at once, through the evaluation engine."""
     return Evaluation().extend(run_items(task, program, items, judge))
 
 

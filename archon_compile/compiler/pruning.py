@@ -44,18 +44,22 @@ class PairedPruner(optuna.pruners.BasePruner):
         shift = _cost_shift(scores, trial.intermediate_values[step]) - _cost_shift(
             item_scores(best), best.values[0]
         )
-        diffs = [s - b - shift for s, b in zip(scores, best_scores, strict=True)]
+        diffs = [
+            s - b - shift for s, b in zip(scores, best_scores, strict=True) if s is not None and b is not None
+        ]
         return signed_rank_p_lower(diffs) < self.alpha
 
 
-def item_scores(trial: FrozenTrial) -> list[float]:
-    """The per-item dev scores the compiler recorded on `trial`, in dev order (empty if none)."""
+def item_scores(trial: FrozenTrial) -> list[float | None]:
+    """The per-item dev scores the compiler recorded on `trial`, in dev order (empty if none); None for
+    an item the judge could not score (left out of the comparison)."""
     return list(trial.user_attrs.get("eval", {}).get("scores", []))
 
 
-def _cost_shift(scores: Sequence[float], value: float) -> float:
+def _cost_shift(scores: Sequence[float | None], value: float) -> float:
     """What the objective subtracts from mean quality (lam x cost), recovered from a reported value."""
-    return sum(scores) / len(scores) - value
+    scored = [s for s in scores if s is not None]
+    return (sum(scored) / len(scored) if scored else 0.0) - value
 
 
 def _best_complete(study: optuna.Study, items: int) -> FrozenTrial | None:

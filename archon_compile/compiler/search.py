@@ -54,12 +54,11 @@ from archon_compile.compiler.pruning import PairedPruner
 from archon_compile.compiler.result import CompileResult, Counts, HeldOut, Report, TrialRow
 from archon_compile.compiler.space import ArchonSpace
 from archon_compile.errors import ArchonError
-from archon_compile.evaluation import bootstrap_ci
+from archon_compile.evaluation.judge import JudgeRequired, make_judge
 from archon_compile.lm.base import LM
-from archon_compile.lm.resolve import Backends
 from archon_compile.program import Program, with_endpoints
 from archon_compile.runtime.cache import Cache
-from archon_compile.runtime.calls import RetryPolicy, Runtime
+from archon_compile.runtime.calls import RetryPolicy
 from archon_compile.spec import ArchitectureSpec, SpecError
 from archon_compile.tasks.base import Item, Judge, Task
 
@@ -106,7 +105,7 @@ class EvalAttrs(BaseModel):
     cache_hits: int = 0
     usd: float = 0.0
     naive_calls: int = 0
-    scores: list[float] = []
+    scores: list[float | None] = []
 
 
 def _arch(t: FrozenTrial) -> ArchAttrs | None:
@@ -268,12 +267,19 @@ def _resolve_task(task: str | Task, data: str | None) -> Task:
 
 
 def _make_judge(task: Task, model: str | None, search: _Search) -> Judge | None:
-    if model is None:
-        if task.needs_judge:
-            raise CompileError(f"task {task.name!r} is scored by a judge model: pass judge= (--judge MODEL)")
-        return None
-    runtime = Runtime(Backends(search.lms), search.cache, search.retry, search.concurrency)
-    return Judge(model=model, runtime=runtime)
+    """The evaluation engine's judge, on the search's endpoints, injected LMs, cache and retry policy."""
+    try:
+        return make_judge(
+            task,
+            model,
+            api_bases=search.api_bases,
+            lms=search.lms,
+            cache=search.cache,
+            retry=search.retry,
+            concurrency=search.concurrency,
+        )
+    except JudgeRequired as exc:
+        raise CompileError(str(exc)) from None
 
 
 @dataclass
@@ -559,7 +565,8 @@ class _Search:
         if not self.heldout:
             return None, 0
         ev = evaluate(self.task, self.program(spec), self.heldout, self.judge)
-        lo, hi = bootstrap_ci(ev.scores, seed=self.seed)
+        summary = ev.summary(seed=self.seed)
+        lo, hi = summary.ci_low, summary.ci_high
         sent = ev.usage.calls
         usd = ev.usage.cost_usd / sent * spec.calls_per_query() if sent and ev.usage.cost_known else None
         return HeldOut(

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from archon_compile.components.base import QueryFailed
 from archon_compile.lm.base import Message
+from archon_compile.lm.redact import redact
 from archon_compile.program import Prediction, Program
 from archon_compile.runtime.calls import Runtime
 from archon_compile.runtime.trace import Usage
@@ -143,7 +144,9 @@ class Task:
         return msgs
 
     async def run_item(self, program: Program, item: Item, judge: Judge | None = None) -> ItemResult:
-        """Answer every turn (each seeing the program's own earlier answers), then score."""
+        """Answer every turn (each seeing the program's own earlier answers), then score. Never raises for
+        the item's own failures: any exception while answering is the result's `error` (no score; what
+        the failed query paid is kept in `usage`), any exception while scoring is the score's `error`."""
         answers: list[str] = []
         usage = Usage()
         try:
@@ -151,14 +154,26 @@ class Task:
                 pred: Prediction = await program.acall(self.conversation(item, answers))
                 answers.append(pred.response)
                 usage = usage + pred.usage
-        except QueryFailed as exc:  # a failed query is a recorded error with score 0, not a crash
+        except Exception as exc:  # one item's failure, whatever it is, is that item's error
             return ItemResult(
                 item_id=item.id,
                 query=item.turns[0],
                 answers=answers,
-                usage=usage,
-                error=f"{type(exc).__name__}: {exc}",
-                score=Score(value=0.0, error=str(exc)),
+                usage=usage + _paid(exc),
+                error=describe_failure(exc),
             )
-        score = await self.metric.score(item, answers, judge)
+        try:
+            score = await self.metric.score(item, answers, judge)
+        except Exception as exc:  # a metric that crashed could not score the item: not the program's 0
+            score = Score(value=0.0, error=f"the metric failed: {describe_failure(exc)}")
         return ItemResult(item_id=item.id, query=item.turns[0], answers=answers, score=score, usage=usage)
+
+
+def _paid(exc: BaseException) -> Usage:
+    """What a failed query paid before it failed (`QueryFailed.usage`, filled by `Program.acall`)."""
+    return exc.usage if isinstance(exc, QueryFailed) else Usage()
+
+
+def describe_failure(exc: BaseException) -> str:
+    """An exception as one line without credentials (an unexpected error may quote anything)."""
+    return redact(f"{type(exc).__name__}: {exc}")
