@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import queue
 import sys
 import threading
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Coroutine, Iterator, Mapping, Sequence
+from dataclasses import replace
 from functools import wraps
 from pathlib import Path
 from typing import Any, ParamSpec, TextIO, TypeVar
@@ -23,6 +25,7 @@ from archon_compile.registry import component_class
 from archon_compile.runtime.cache import Cache
 from archon_compile.runtime.calls import RetryPolicy, Runtime
 from archon_compile.runtime.history import DEFAULT_SIZE, CallHistory, format_by_component, format_call
+from archon_compile.runtime.stream import AnswerStream, StreamBroken
 from archon_compile.runtime.trace import CallRecord, Trace, Usage
 from archon_compile.spec import ArchitectureSpec
 from archon_compile.state import Candidate, LayerState
@@ -145,23 +148,25 @@ class Program:
         """Records with text (`pred.trace` with `trace_text=True`, or `history`) grouped per component."""
         return format_by_component(records, self.component_types())
 
-    async def acall(self, query: Query) -> Prediction:
-        """Answer one query. A `QueryFailed` carries the usage and trace of what the query paid."""
-        return await self._traced(query, Trace())
+    async def acall(self, query: Query, *, stream: AnswerStream | None = None) -> Prediction:
+        """Answer one query. A `QueryFailed` carries the usage and trace of what the query paid.
+        `stream` (used by `astream`) receives the final answer's text as the last component writes it."""
+        return await self._traced(query, Trace(), stream)
 
-    async def _traced(self, query: Query, trace: Trace) -> Prediction:
+    async def _traced(self, query: Query, trace: Trace, stream: AnswerStream | None = None) -> Prediction:
         try:
-            return await self._answer(query, trace)
+            return await self._answer(query, trace, stream)
         except QueryFailed as exc:
             exc.usage, exc.trace = trace.usage(), _ordered(trace)
             raise
 
-    async def _answer(self, query: Query, trace: Trace) -> Prediction:
+    async def _answer(self, query: Query, trace: Trace, stream: AnswerStream | None) -> Prediction:
         ctx = RunContext(runtime=self.runtime, trace=trace, seed=self.seed)
+        last = replace(ctx, stream=stream) if stream and _writes_answer(self.layers[-1]) else ctx
         state = LayerState(conversation=to_conversation(query))
         for layer in self.layers:
             try:
-                state = await _run_layer(layer, state, ctx)
+                state = await _run_layer(layer, state, last if layer is self.layers[-1] else ctx)
             except QueryFailed as exc:
                 if not state.candidates:
                     raise
@@ -178,6 +183,54 @@ class Program:
 
     def __call__(self, query: Query) -> Prediction:
         return run_sync(self.acall(query))
+
+    async def astream(self, query: Query) -> AsyncGenerator[str | Prediction, None]:
+        """The final answer's text deltas as they arrive, then exactly one Prediction whose `response` is
+        their concatenation. Tokens stream when the last component writes the answer (a fuser or a single
+        generator, one sample) and its backend can stream; otherwise the answer comes as one delta.
+        Closing the iterator early cancels the query and its pending LM calls."""
+        deltas: asyncio.Queue[str | None] = asyncio.Queue()
+        stream = AnswerStream(deltas.put_nowait)
+        task = asyncio.ensure_future(self.acall(query, stream=stream))
+        task.add_done_callback(lambda _: deltas.put_nowait(None))
+        try:
+            while (delta := await deltas.get()) is not None:
+                yield delta
+            pred = task.result()
+            try:
+                rest = stream.finish(pred.response)
+            except StreamBroken as exc:
+                raise QueryFailed(str(exc)) from None
+            if rest:
+                yield rest
+            yield pred
+        finally:
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
+    def stream(self, query: Query) -> Iterator[str | Prediction]:
+        """`astream` for synchronous code: deltas, then the Prediction; breaking off cancels the query."""
+        items: queue.SimpleQueue[str | Prediction | BaseException | None] = queue.SimpleQueue()
+
+        async def pump() -> None:
+            try:
+                async for item in self.astream(query):
+                    items.put(item)
+            except BaseException as exc:  # handed to the consumer's thread, which raises it
+                items.put(exc)
+                raise
+            finally:
+                items.put(None)
+
+        future = asyncio.run_coroutine_threadsafe(pump(), _BACKGROUND.loop())
+        try:
+            while (item := items.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            future.cancel()
 
     async def abatch(self, queries: Sequence[Query], concurrency: int = 16) -> list[Prediction]:
         """One Prediction per query, in order, always: a query that fails for any reason (an unexpected
@@ -198,6 +251,10 @@ class Program:
 
     def batch(self, queries: Sequence[Query], concurrency: int = 16) -> list[Prediction]:
         return run_sync(self.abatch(queries, concurrency))
+
+
+def _writes_answer(layer: list[Component[Any]]) -> bool:
+    return len(layer) == 1 and layer[0].writes_answer()
 
 
 def _ordered(trace: Trace) -> list[CallRecord]:

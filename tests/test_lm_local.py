@@ -108,3 +108,25 @@ def test_quickstart_program_runs_end_to_end() -> None:
     final = max(ranker, key=lambda r: r.attempt)
     assert final.parse_ok or final.fallback  # an unusable ranking is recorded as a fallback
     assert pred.usage.cost_usd == 0.0 and pred.usage.prompt_tokens > 0
+
+
+@needs_llama
+@pytest.mark.local_model
+def test_streamed_tokens_join_to_the_same_answer_and_a_closed_stream_frees_the_model() -> None:
+    lm = local_lm("local")
+    request = ask("Name three primary colours.")
+
+    async def scenario() -> tuple[list[str | object], str, str]:
+        items = [item async for item in lm.stream(request)]
+        whole = (await lm.complete(request)).text
+        cut = lm.stream(ask("Count from one to twenty."))
+        first = await anext(cut)
+        await cut.aclose()  # stops generating at the next token and releases the llama context
+        after = (await lm.complete(request)).text
+        return items, whole, str(first) + after
+
+    items, whole, _ = asyncio.run(scenario())
+    *pieces, final = items
+    assert len(pieces) > 1 and all(isinstance(p, str) for p in pieces)
+    assert "".join(pieces).strip() == final.text == whole  # type: ignore[union-attr]
+    assert final.completion_tokens > 0 and final.prompt_tokens > 0  # type: ignore[union-attr]

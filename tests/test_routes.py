@@ -201,11 +201,11 @@ def test_one_tls_context_and_a_shared_pool() -> None:
     a = OpenAICompatClient("openai/a", "http://127.0.0.1:1/v1")
     b = OpenAICompatClient("groq/b", None, PROVIDERS["groq"])
 
-    async def clients() -> set[int]:
-        return {id(c) for c in (a._client(), b._client(), a._client())}
+    async def sessions() -> set[int]:
+        return {id(s) for s in (POOL.session(), POOL.session())}
 
-    assert POOL.tls() is POOL.tls()
-    assert len(asyncio.run(clients())) == 3  # round-robin over one pool, whichever endpoint
+    assert a.endpoint != b.endpoint and POOL.tls() is POOL.tls()
+    assert len(asyncio.run(sessions())) == 1  # one session per loop, whichever endpoint
 
 
 def test_hosted_routes_never_import_litellm(tmp_path: object) -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -120,6 +122,7 @@ def test_streaming_sends_role_then_content_then_stop_then_done():
     assert with_choices[0].choices[0].delta.role == "assistant"
     text = "".join(c.choices[0].delta.content or "" for c in with_choices)
     assert text == "final answer to: Why is the sky blue?"
+    assert len(with_choices) > 3, "the fuser's words arrive as separate chunks"
     assert with_choices[-1].choices[0].finish_reason == "stop"
     assert all(c.choices[0].finish_reason is None for c in with_choices[:-1])
     assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens > 0
@@ -127,9 +130,79 @@ def test_streaming_sends_role_then_content_then_stop_then_done():
     assert raw.headers["content-type"].startswith("text/event-stream")
     events = [line for line in raw.text.split("\n\n") if line]
     assert events[-1] == "data: [DONE]" and all(e.startswith("data: ") for e in events)
-    assert json.loads(events[1].removeprefix("data: "))["choices"][0]["delta"] == {
-        "content": "final answer to: raw"
-    }
+    deltas = [json.loads(e.removeprefix("data: "))["choices"][0]["delta"] for e in events[1:-2]]
+    assert "".join(d["content"] for d in deltas) == "final answer to: raw"
+    assert all(json.loads(e.removeprefix("data: ")).get("usage") is None for e in events[:-1])
+
+
+def sse_timeline(url: str, question: str, read_events: int | None = None) -> list[tuple[float, str]]:
+    """(seconds since the request, event data) for each server-sent event, in order of arrival."""
+    start = time.perf_counter()
+    out: list[tuple[float, str]] = []
+    body = {"model": NAME, "messages": user(question), "stream": True}
+    with httpx.stream("POST", f"{url}/chat/completions", json=body, timeout=20) as resp:
+        for line in resp.iter_lines():
+            if line.startswith("data: "):
+                out.append((time.perf_counter() - start, line.removeprefix("data: ")))
+                if read_events is not None and len(out) >= read_events:
+                    break
+    return out
+
+
+def test_streamed_tokens_reach_the_client_as_the_fuser_writes_them():
+    lm = ac.ScriptedLM(answer_for, latency_s=0.1, token_latency_s=0.05)
+    with serving(lm) as (url, _):
+        timeline = sse_timeline(url, "one two three four five six")
+    content = [(t, json.loads(d)["choices"][0]["delta"]["content"]) for t, d in timeline[1:-2]]
+    assert "".join(c for _, c in content) == "final answer to: one two three four five six"
+    first, last = content[0][0], content[-1][0]
+    # The words leave as the fuser writes them (0.05 s apart), not all at once when it has finished.
+    assert last - first > 0.05 * (len(content) - 3), (first, last)
+
+
+class SlowStreamLM:
+    """Generators answer at once; the final fuser streams a word every 50 ms, and notes how far it got."""
+
+    def __init__(self, fail_after: int | None = None) -> None:
+        self.inner = ac.ScriptedLM(answer_for)
+        self.fail_after = fail_after
+        self.words_sent = 0
+        self.finished = False
+
+    async def complete(self, request: LMRequest) -> LMResponse:
+        return await self.inner.complete(request)
+
+    async def stream(self, request: LMRequest) -> AsyncIterator[str | LMResponse]:
+        text = " ".join(["word"] * 40)
+        for i, word in enumerate(text.split(" ")):
+            if i == self.fail_after:
+                raise LMError("connection reset", retryable=True)
+            await asyncio.sleep(0.05)
+            self.words_sent += 1
+            yield word + " "
+        self.finished = True
+        yield LMResponse(text=text)
+
+
+def test_a_client_leaving_a_stream_cancels_the_fuser():
+    lm = SlowStreamLM()
+    with serving(lm) as (url, _):
+        events = sse_timeline(url, "q", read_events=3)  # role, two words, then hang up
+        time.sleep(0.5)
+        sent = lm.words_sent
+        time.sleep(0.3)
+    assert len(events) == 3 and not lm.finished
+    assert sent < 10 and lm.words_sent == sent, "the stream stopped when the client left"
+
+
+def test_a_stream_broken_after_its_first_tokens_ends_with_an_error_event():
+    with serving(SlowStreamLM(fail_after=3)) as (url, _):
+        timeline = sse_timeline(url, "q")
+    data = [d for _, d in timeline]
+    assert json.loads(data[0])["choices"][0]["delta"]["role"] == "assistant"
+    assert "".join(json.loads(d)["choices"][0]["delta"]["content"] for d in data[1:4]) == "word word word"
+    error = json.loads(data[-1])["error"]
+    assert error["code"] == "upstream_failed" and "streamed" in error["message"]
 
 
 def test_models_and_health():
@@ -289,12 +362,59 @@ def test_any_body_parses_to_a_request_or_a_400(body):
         assert req.messages and req.messages[-1].role == "user" and req.n == 1
 
 
+MALFORMED = [
+    (
+        "5,000-digit number",
+        b'{"model": "%s", "seed": %s, "messages": [{"role": "user", "content": "x"}]}'
+        % (NAME.encode(), b"9" * 5000),
+    ),
+    ("100,000 nested arrays", b"[" * 100_000 + b"]" * 100_000),
+    (
+        "nested deep in a field",
+        b'{"model": "%s", "tools": %s%s}' % (NAME.encode(), b"[" * 50_000, b"]" * 50_000),
+    ),
+    (
+        "lone surrogate",
+        b'{"model": "%s", "messages": [{"role": "user", "content": "\\ud800 x"}]}' % NAME.encode(),
+    ),
+    (
+        "lone surrogate in a part",
+        json.dumps(
+            {"model": NAME, "messages": [{"role": "user", "content": [{"type": "text", "text": "a\udfff"}]}]}
+        ).encode(),
+    ),
+    (
+        "raw surrogate bytes",
+        b'{"model": "%s", "messages": [{"role": "user", "content": "\xed\xa0\x80"}]}' % NAME.encode(),
+    ),
+    ("invalid UTF-8", b'{"model": "\xff"}'),
+]
+
+
+@pytest.mark.parametrize("body", [b for _, b in MALFORMED], ids=[n for n, _ in MALFORMED])
+def test_malformed_bodies_are_400s_in_openai_shape(body):
+    with serving() as (url, lm):
+        resp = httpx.post(f"{url}/chat/completions", content=body, timeout=20)
+        assert lm.calls == 0
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["error"]["type"] == "invalid_request_error" and resp.json()["error"]["message"]
+
+
+def test_a_lone_surrogate_is_named_in_the_error():
+    body = b'{"model": "%s", "messages": [{"role": "user", "content": "\\ud800 x"}]}' % NAME.encode()
+    with pytest.raises(ApiError) as caught:
+        parse_request(body)
+    assert caught.value.body.error.param == "messages[0].content"
+    assert "surrogate" in caught.value.body.error.message
+
+
 def test_unknown_routes_and_methods_get_openai_style_errors(shared_server):
     url, _ = shared_server
     missing = httpx.post(f"{url}/completions", json={})
     wrong_method = httpx.get(f"{url}/chat/completions")
     assert (missing.status_code, missing.json()["error"]["code"]) == (404, "not_found")
     assert (wrong_method.status_code, wrong_method.json()["error"]["code"]) == (405, "method_not_allowed")
+    assert wrong_method.headers["allow"] == "POST"  # RFC 9110: a 405 names the methods that work
 
 
 def raw_exchange(url: str, head: str, body: bytes = b"") -> str:
@@ -427,6 +547,94 @@ def test_requests_are_answered_concurrently_up_to_the_limit(concurrency, seriali
     with serving(lm=ac.ScriptedLM(answer_for, latency_s=0.15), concurrency=concurrency) as (url, _):
         wall = asyncio.run(scenario(url))
     assert (wall >= 1.2) if serialised else (wall < 0.9), wall
+
+
+class CountingLM:
+    """Every call takes 0.3 s; counts calls started, finished and cancelled."""
+
+    def __init__(self) -> None:
+        self.started = self.finished = self.cancelled = 0
+
+    async def complete(self, request: LMRequest) -> LMResponse:
+        self.started += 1
+        try:
+            await asyncio.sleep(0.3)
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        self.finished += 1
+        return await ac.ScriptedLM(answer_for).complete(request)
+
+
+DEEP = {  # four LM calls, one per layer: an abandoned query should stop after the first
+    "name": NAME,
+    "layers": [[{"type": "generator", "model": "m1"}]] + [[{"type": "fuser", "model": "m1"}]] * 3,
+}
+
+
+def abandon(url: str, body: bytes, *, after_s: float, declared: int | None = None) -> None:
+    """Send a request (or the start of one) and hang up without reading the answer."""
+    u = httpx.URL(url)
+    assert u.port is not None
+    head = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {declared if declared is not None else len(body)}\r\n\r\n"
+    )
+    with socket.create_connection((u.host, u.port), timeout=5) as sock:
+        sock.sendall(head.encode() + body)
+        time.sleep(after_s)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_abandoned_requests_cancel_their_queries_and_pending_lm_calls(stream, caplog):
+    lm = CountingLM()
+    program = ac.Program(ac.ArchitectureSpec.model_validate(DEEP), lms={"*": lm}, cache=False, retry=NO_RETRY)
+    body = json.dumps({"model": NAME, "messages": user("q"), "stream": stream}).encode()
+    with ServerThread(create_app(program)) as server:
+        threads = [
+            threading.Thread(target=abandon, args=(server.base_url, body), kwargs={"after_s": 0.1})
+            for _ in range(5)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        time.sleep(1.0)  # what a query that kept running would have spent on its next layers
+    assert lm.started == 5 and lm.cancelled == 5 and lm.finished == 0, vars(lm)
+    assert "disconnected" in caplog.text
+
+
+def test_a_client_that_hangs_up_while_sending_its_body_is_one_warning_line(caplog, capfd):
+    caplog.set_level("INFO")
+    with serving(log_level="info") as (url, lm):
+        abandon(url, b'{"model": "', after_s=0.1, declared=1000)
+        time.sleep(0.3)
+    out, err = capfd.readouterr()
+    logs = caplog.text + out + err
+    assert "Exception in ASGI application" not in logs and "Traceback" not in logs
+    warnings = [r for r in caplog.records if "disconnected" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].levelname == "WARNING" and lm.calls == 0
+    assert "11 bytes" in warnings[0].getMessage()
+
+
+def test_openapi_document_describes_every_route_and_status():
+    with serving(api_key="k") as (url, _):
+        root = url.removesuffix("/v1")
+        doc = httpx.get(f"{root}/openapi.json").json()
+        bad = httpx.post(
+            f"{url}/chat/completions", json={"model": NAME}, headers={"Authorization": "Bearer k"}
+        )
+    paths = doc["paths"]
+    assert set(paths) == {"/health", "/v1/models", "/v1/models/{model_id}", "/v1/chat/completions"}
+    chat = paths["/v1/chat/completions"]["post"]
+    assert {"200", "400", "401", "404", "413", "502", "504"} <= set(chat["responses"])
+    assert str(bad.status_code) in chat["responses"]
+    ref = chat["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    request = doc["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert request["properties"]["model"]["enum"] == [NAME] and "messages" in request["required"]
+    refs = set(re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', json.dumps(doc)))
+    assert refs <= set(doc["components"]["schemas"]), "every reference resolves"
+    assert chat["security"] == [{"bearer": []}] and "security" not in paths["/health"]["get"]
 
 
 def test_cli_refuses_to_start_without_the_key_or_with_a_bad_program(monkeypatch, tmp_path):

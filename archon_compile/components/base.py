@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from archon_compile.errors import ArchonError
 from archon_compile.lm.base import LMRequest
 from archon_compile.runtime.calls import CallFailed, Outcome, Runtime
+from archon_compile.runtime.stream import AnswerStream
 from archon_compile.runtime.trace import CallRecord, Trace, Usage
 from archon_compile.signatures.base import Signature
 from archon_compile.state import Candidate, LayerState
@@ -40,6 +41,7 @@ class RunContext:
     runtime: Runtime
     trace: Trace
     seed: int | None = None
+    stream: AnswerStream | None = None  # set only for a last component that writes the answer
 
 
 class Component(ABC, Generic[S]):
@@ -66,6 +68,11 @@ class Component(ABC, Generic[S]):
 
     @abstractmethod
     async def run(self, state: LayerState, ctx: RunContext) -> LayerState: ...
+
+    def writes_answer(self) -> bool:
+        """True when, as the last component, its one LM call's text is the final answer (so it can
+        stream); components that choose among candidates or make several do not."""
+        return False
 
     def samples(self) -> range:
         """This component's sample indices. Components of one layer with the same model take disjoint
@@ -100,6 +107,7 @@ class Component(ABC, Generic[S]):
             component=f"{self.node_id}:{signature.__name__}",
             trace=ctx.trace,
             fallback=fallback,
+            stream=ctx.stream,
         )
 
     def note(self, ctx: RunContext, fallback: str) -> None:

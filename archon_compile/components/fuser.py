@@ -19,6 +19,9 @@ from archon_compile.state import Candidate, LayerState
 class Fuser(Component[FuserSpec]):
     signatures = (Fuse,)
 
+    def writes_answer(self) -> bool:
+        return self.spec.samples == 1
+
     async def run(self, state: LayerState, ctx: RunContext) -> LayerState:
         pool = state.candidates[: self.spec.max_inputs]
         inputs = Fuse.Inputs(

@@ -19,6 +19,9 @@ from archon_compile.state import Candidate, LayerState
 class Generator(Component[GeneratorSpec]):
     signatures = (Generate,)
 
+    def writes_answer(self) -> bool:
+        return self.spec.samples == 1
+
     async def run(self, state: LayerState, ctx: RunContext) -> LayerState:
         inputs = Generate.Inputs(conversation=list(state.conversation))
 

@@ -7,6 +7,7 @@ Everything above this module (components, runtime, judges) speaks only these typ
 from __future__ import annotations
 
 import hashlib
+from collections.abc import AsyncIterator
 from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
@@ -80,6 +81,15 @@ class LM(Protocol):
     `in_process` attribute (the embedded models) gets no network timeout from the runtime."""
 
     async def complete(self, request: LMRequest) -> LMResponse: ...
+
+
+@runtime_checkable
+class StreamingLM(LM, Protocol):
+    """An LM that can also stream: `stream` yields text deltas as they arrive, then exactly one LMResponse
+    (the whole text and its usage). Optional: the runtime streams only the final answer, and only from
+    backends that have it; others answer in one piece."""
+
+    def stream(self, request: LMRequest) -> AsyncIterator[str | LMResponse]: ...
 
 
 @runtime_checkable

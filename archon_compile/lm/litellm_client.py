@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from collections.abc import AsyncIterator
 from typing import Any
 
 from archon_compile.lm.base import LMError, LMRequest, LMResponse
@@ -121,6 +122,44 @@ class LiteLLMClient:
             cost_usd=_cost(resp),
             finish_reason=getattr(choice, "finish_reason", None),
         )
+
+    async def stream(self, request: LMRequest) -> AsyncIterator[str | LMResponse]:
+        """The answer as LiteLLM streams it; usage from the provider's last chunk, priced by the cost map."""
+        litellm = _litellm or await asyncio.to_thread(_module)
+        api_base = request.api_base or self.api_base
+        kwargs = self.kwargs(request) | {"stream": True, "stream_options": {"include_usage": True}}
+        parts: list[str] = []
+        usage, finish = None, None
+        try:
+            chunks = await litellm.acompletion(**kwargs)
+            async for chunk in chunks:
+                usage = getattr(chunk, "usage", None) or usage
+                for choice in (getattr(chunk, "choices", None) or [])[:1]:
+                    finish = getattr(choice, "finish_reason", None) or finish
+                    text = getattr(getattr(choice, "delta", None), "content", None)
+                    if isinstance(text, str) and text:
+                        parts.append(text)
+                        yield text
+        except Exception as exc:  # LiteLLM maps every provider's errors onto its own classes
+            raise to_lm_error(exc, api_base) from None
+        prompt = getattr(usage, "prompt_tokens", 0) or 0
+        completion = getattr(usage, "completion_tokens", 0) or 0
+        yield LMResponse(
+            text="".join(parts),
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            cost_usd=_token_cost(litellm, request.model, prompt, completion),
+            finish_reason=finish,
+        )
+
+
+def _token_cost(litellm: Any, model: str, prompt: int, completion: int) -> float | None:
+    """A streamed call's price from LiteLLM's cost map; None for a model it does not price."""
+    try:
+        costs = litellm.cost_per_token(model=model, prompt_tokens=prompt, completion_tokens=completion)
+        return float(sum(costs))
+    except Exception:  # LiteLLM raises several kinds for an unpriced model
+        return None
 
 
 def _cost(resp: Any) -> float | None:

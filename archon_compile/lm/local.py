@@ -24,6 +24,8 @@ its conversation goes through the template shipped in its GGUF, rendered by llam
 - Local calls are bounded by `max_tokens` and the context, not by the runtime's network timeout
   (`in_process`): a slow but progressing generation is never cut and paid again.
 - Token counts are llama.cpp's own; cost is 0.
+- `stream` runs the same generation token by token in the worker thread and hands each piece to the
+  event loop as it is made; a cancelled stream stops generating at the next token.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import asyncio
 import atexit
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -187,8 +189,39 @@ class LocalLM:
         return await asyncio.to_thread(self._complete, request)
 
     def _complete(self, request: LMRequest) -> LMResponse:
+        return self._generate(request, None, threading.Event())
+
+    async def stream(self, request: LMRequest) -> AsyncIterator[str | LMResponse]:
+        loop = asyncio.get_running_loop()
+        pieces: asyncio.Queue[str | LMResponse | BaseException] = asyncio.Queue()
+        stop = threading.Event()
+
+        def put(item: str | LMResponse | BaseException) -> None:
+            loop.call_soon_threadsafe(pieces.put_nowait, item)
+
+        def work() -> None:
+            try:
+                put(self._generate(request, put, stop))
+            except BaseException as exc:  # handed to the loop, which raises it
+                put(exc)
+
+        worker = loop.run_in_executor(None, work)
+        try:
+            while not isinstance(item := await pieces.get(), LMResponse):
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+            yield item
+        finally:
+            stop.set()
+            await asyncio.shield(worker)  # the llama context is released before the next call takes it
+
+    def _generate(
+        self, request: LMRequest, on_piece: Callable[[str], None] | None, stop: threading.Event
+    ) -> LMResponse:
+        """One generation under the call lock; pieces go to `on_piece` as they are made (streaming)."""
         llama = self.llama()
-        prompt, stop = self.info.render(llama, request.messages)
+        prompt, stops = self.info.render(llama, request.messages)
         tokens = llama.tokenize(prompt.encode("utf-8"), add_bos=True, special=self.info.chat)
         room = N_CTX - len(tokens)
         if room < 1:
@@ -204,23 +237,44 @@ class LocalLM:
                 # last bits, and a rerun would not repeat its samples.
                 llama.reset()
             greedy = request.temperature <= 0
-            out = llama.create_completion(
-                tokens,
-                max_tokens=min(request.max_tokens, room),
-                temperature=0.0 if greedy else request.temperature,
-                stop=[*stop, *request.stop],
-                seed=request.sample_seed(default=0),
-            )
+            args: dict[str, Any] = {
+                "max_tokens": min(request.max_tokens, room),
+                "temperature": 0.0 if greedy else request.temperature,
+                "stop": [*stops, *request.stop],
+                "seed": request.sample_seed(default=0),
+            }
+            if on_piece is None:
+                out = llama.create_completion(tokens, **args)
+                choice, usage = out["choices"][0], out.get("usage") or {}
+                text, finish = choice["text"], choice.get("finish_reason")
+                n_completion = int(usage.get("completion_tokens", 0))
+            else:
+                chunks = llama.create_completion(tokens, stream=True, **args)
+                text, finish = _streamed(chunks, on_piece, stop)
+                n_completion = len(llama.tokenize(text.encode("utf-8"), add_bos=False))
             self._evaluated = tokens
-        choice = out["choices"][0]
-        usage = out.get("usage") or {}
         return LMResponse(
-            text=choice["text"].strip(),
-            prompt_tokens=int(usage.get("prompt_tokens", len(tokens))),
-            completion_tokens=int(usage.get("completion_tokens", 0)),
+            text=text.strip(),
+            prompt_tokens=len(tokens),
+            completion_tokens=n_completion,
             cost_usd=0.0,
-            finish_reason=choice.get("finish_reason"),
+            finish_reason=finish,
         )
+
+
+def _streamed(chunks: Any, on_piece: Callable[[str], None], stop: threading.Event) -> tuple[str, Any]:
+    """Drain llama.cpp's chunk iterator: (text, finish reason); stops early when asked."""
+    parts: list[str] = []
+    finish = None
+    for chunk in chunks:
+        choice = chunk["choices"][0]
+        finish = choice.get("finish_reason") or finish
+        if choice["text"]:
+            parts.append(choice["text"])
+            on_piece(choice["text"])
+        if stop.is_set():
+            break
+    return "".join(parts), finish
 
 
 _MODELS: dict[str, LocalLM] = {}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from archon_compile.lm.base import LMError, LMRequest, LMResponse
 
@@ -27,7 +27,8 @@ class ScriptedLM:
     """Answers with the first rule whose regex matches the request's text (all messages joined).
 
     An answer is a string, an `LMError` to raise (fault injection), or a function of the request.
-    Token counts are whitespace word counts; `price_per_token` turns them into a cost.
+    Token counts are whitespace word counts; `price_per_token` turns them into a cost. `stream` sends
+    the answer word by word, `token_latency_s` apart, after `latency_s` (the time to first token).
     """
 
     def __init__(
@@ -37,10 +38,12 @@ class ScriptedLM:
         default: str = "",
         latency_s: float = 0.0,
         price_per_token: float | None = 0.0,
+        token_latency_s: float = 0.0,
     ) -> None:
         self.rules = rules
         self.default = default
         self.latency_s = latency_s
+        self.token_latency_s = token_latency_s
         self.price_per_token = price_per_token
         self._lock = threading.Lock()
         self.requests: list[LMRequest] = []
@@ -86,3 +89,16 @@ class ScriptedLM:
             cost_usd=cost,
             finish_reason="stop",
         )
+
+    async def stream(self, request: LMRequest) -> AsyncIterator[str | LMResponse]:
+        response = await self.complete(request)
+        for i, word in enumerate(words(response.text)):
+            if i and self.token_latency_s:
+                await asyncio.sleep(self.token_latency_s)
+            yield word
+        yield response
+
+
+def words(text: str) -> list[str]:
+    """Text cut into stream-sized pieces (each word with the blanks after it); they join back to it."""
+    return re.findall(r"\s+|\S+\s*", text) if text else []

@@ -11,6 +11,7 @@ import random
 import time
 import weakref
 from collections.abc import Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -21,6 +22,7 @@ from archon_compile.lm.base import LM, LMError, LMRequest, LMResponse, NeedsSetU
 from archon_compile.lm.redact import redact
 from archon_compile.runtime.cache import Cache, cache_key
 from archon_compile.runtime.history import CallHistory, with_text
+from archon_compile.runtime.stream import AnswerStream
 from archon_compile.runtime.trace import CallRecord, Trace
 
 T = TypeVar("T")
@@ -111,11 +113,13 @@ class Runtime:
         component: str,
         trace: Trace,
         fallback: str = "fallback value",
+        stream: AnswerStream | None = None,
     ) -> Outcome[T]:
         """Call, parse, and retry a bounded number of times on an unusable answer.
 
         Only parsed answers are cached. When every attempt is unusable the parser's fallback value is
-        returned and the trace records `fallback`.
+        returned and the trace records `fallback`. With a `stream`, the text goes there as it arrives
+        (a cached answer in one piece).
         """
         parsed: Parsed[T] | None = None
         text = ""
@@ -123,7 +127,7 @@ class Runtime:
             req = request.model_copy(update={"attempt": attempt}) if attempt else request
             key = cache_key(req)
             try:
-                response, record = await self._fetch(req, key, component)
+                response, record = await self._fetch(req, key, component, stream)
             except CallFailed as exc:
                 failed = CallRecord(
                     component=component,
@@ -155,10 +159,14 @@ class Runtime:
             self.history.add(record, req, reply)
         trace.record(with_text(record, req, reply) if self.trace_text else record)
 
-    async def _fetch(self, req: LMRequest, key: str, component: str) -> tuple[LMResponse, CallRecord]:
+    async def _fetch(
+        self, req: LMRequest, key: str, component: str, stream: AnswerStream | None
+    ) -> tuple[LMResponse, CallRecord]:
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:
+                if stream is not None:
+                    stream.write(hit.text)
                 return hit, CallRecord(
                     component=component,
                     model=req.model,
@@ -179,7 +187,7 @@ class Runtime:
         while True:
             try:
                 async with self._limit():
-                    response = await asyncio.wait_for(lm.complete(req), timeout)
+                    response = await asyncio.wait_for(_ask(lm, req, stream), timeout)
                 break
             except (LMError, TimeoutError) as exc:
                 err = (
@@ -188,8 +196,10 @@ class Runtime:
                     else LMError(f"timed out after {self.policy.timeout_s:g}s", retryable=True)
                 )
                 too_long = (err.retry_after or 0.0) > self.policy.max_retry_after_s
-                if not err.retryable or retries >= self.policy.max_retries or too_long:
+                streamed = stream is not None and bool(stream.sent)  # sent text cannot be taken back
+                if not err.retryable or retries >= self.policy.max_retries or too_long or streamed:
                     why = f"; Retry-After {err.retry_after:g}s exceeds max_retry_after_s" if too_long else ""
+                    why += "; not retried: part of the answer was already streamed" if streamed else ""
                     # Redacted here too, so no backend (a user's own LM included) can leak a key.
                     msg = redact(f"{req.model}: {err} (after {retries} retries{why})", req.api_base)
                     raise CallFailed(msg) from None
@@ -207,3 +217,23 @@ class Runtime:
             retries=retries,
         )
         return response, record
+
+
+async def _ask(lm: LM, req: LMRequest, stream: AnswerStream | None) -> LMResponse:
+    """One call; streamed when there is somewhere to send the text and the backend can stream."""
+    chunks = getattr(lm, "stream", None) if stream is not None else None
+    if stream is None or chunks is None:
+        response = await lm.complete(req)
+        if stream is not None:
+            stream.write(response.text)
+        return response
+    final: LMResponse | None = None
+    async with aclosing(chunks(req)) as deltas:  # closed at once when the query is cancelled
+        async for chunk in deltas:
+            if isinstance(chunk, LMResponse):
+                final = chunk
+            else:
+                stream.write(chunk)
+    if final is None:
+        raise LMError("the stream ended without its final response", retryable=True)
+    return final

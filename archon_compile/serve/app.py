@@ -1,9 +1,14 @@
 """The OpenAI-compatible server: one compiled architecture behind `/v1/chat/completions`.
 
 Any OpenAI client pointed at it gets a normal ChatCompletion whose message is the architecture's final
-answer and whose `usage` sums every LM call the architecture made. Streaming sends the answer once the
-last layer has it (role delta, content delta, finish_reason "stop", `[DONE]`), so an upstream failure
-still gets a proper status code instead of a broken stream.
+answer and whose `usage` sums every LM call the architecture made. Streaming sends the role, then the
+final answer's tokens as the last component writes them (`Program.astream`), then the stop reason, the
+usage when asked (`stream_options.include_usage`) and `[DONE]`. The response starts with the first token,
+so a failure before it still gets a proper status code; a failure after it ends the stream with an error
+event.
+
+A client that goes away (while its query runs, or while its body arrives) cancels the query and its
+pending LM calls: nobody pays for an answer nobody reads.
 
 Every failure is an OpenAI-style error (`{"error": {"message", "type", "param", "code"}}`): 4xx for bad
 requests (checked before the body is read where possible), 502 when the LMs fail, 504 when a request
@@ -14,37 +19,41 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 
-from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
 
 from archon_compile.components import QueryFailed
-from archon_compile.lm.base import Message
 from archon_compile.program import Prediction, Program
-from archon_compile.serve.models import (
-    ArchonUsage,
-    AssistantMessage,
-    ChatCompletion,
-    ChatCompletionChunk,
-    ChatCompletionRequest,
-    Choice,
-    ChunkChoice,
-    Delta,
-    ErrorBody,
-    ErrorResponse,
-    ModelCard,
-    ModelList,
-    UsageOut,
+from archon_compile.serve import openapi
+from archon_compile.serve.body import parse_request, read_body
+from archon_compile.serve.errors import (
+    ApiError,
+    ClientGone,
+    api_error,
+    client_gone,
+    http_error,
+    unexpected_error,
 )
+from archon_compile.serve.models import ChatCompletionRequest, ModelCard, ModelList
+from archon_compile.serve.replies import DONE, Chunks, completion, error_event
+
+__all__ = ["ApiError", "ServeOptions", "create_app", "parse_request"]
 
 logger = logging.getLogger("archon_compile.serve")
+T = TypeVar("T")
+Handler = Callable[[Request], Awaitable[Response]]
+_STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 class ServeOptions(BaseModel):
@@ -58,44 +67,26 @@ class ServeOptions(BaseModel):
     max_body_bytes: int = Field(1_048_576, ge=1, description="larger request bodies get 413")
 
 
-class ApiError(Exception):
-    """A request that ends in an OpenAI-style error response."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        type: str = "invalid_request_error",
-        param: str | None = None,
-        code: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.body = ErrorResponse(error=ErrorBody(message=message, type=type, param=param, code=code))
-
-    def response(self) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if self.status == 401 else None
-        return JSONResponse(self.body.model_dump(mode="json"), status_code=self.status, headers=headers)
-
-
-def create_app(program: Program, options: ServeOptions | None = None) -> FastAPI:
-    """A FastAPI app serving `program` under the model id `program.name`."""
-    handlers = _Handlers(program, options or ServeOptions())
-    app = FastAPI(title=f"archon-compile: {program.name}", docs_url=None, redoc_url=None, openapi_url=None)
-    app.add_exception_handler(ApiError, _api_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected_error)
-    auth = [Depends(handlers.authorize)]
-    app.add_api_route("/health", handlers.health, methods=["GET"], response_model=None)
-    app.add_api_route("/v1/models", handlers.models, methods=["GET"], dependencies=auth, response_model=None)
-    app.add_api_route(
-        "/v1/models/{model_id:path}", handlers.model, methods=["GET"], dependencies=auth, response_model=None
-    )
-    app.add_api_route(
-        "/v1/chat/completions", handlers.chat, methods=["POST"], dependencies=auth, response_model=None
-    )
-    return app
+def create_app(program: Program, options: ServeOptions | None = None) -> Starlette:
+    """An ASGI app serving `program` under the model id `program.name`, with its OpenAPI document at
+    `/openapi.json`. Plain Starlette: the handlers parse and validate bodies themselves, so a framework
+    on top would add only import time (seconds of `serve` start-up) and CPU per request."""
+    options = options or ServeOptions()
+    h = _Handlers(program, options)
+    routes = [
+        Route("/health", h.health, methods=["GET"]),
+        Route("/openapi.json", h.openapi, methods=["GET"]),
+        Route("/v1/models", h.authorized(h.models), methods=["GET"]),
+        Route("/v1/models/{model_id:path}", h.authorized(h.model), methods=["GET"]),
+        Route("/v1/chat/completions", h.authorized(h.chat), methods=["POST"]),
+    ]
+    handlers = {
+        ApiError: api_error,
+        ClientGone: client_gone,
+        StarletteHTTPException: http_error,
+        Exception: unexpected_error,
+    }
+    return Starlette(routes=routes, exception_handlers=handlers)  # type: ignore[arg-type]
 
 
 class _Handlers:
@@ -104,64 +95,112 @@ class _Handlers:
         self.options = options
         self.created = int(time.time())
         self._limit = asyncio.Semaphore(options.concurrency)
+        self._openapi: dict[str, Any] | None = None
 
-    def authorize(self, request: Request) -> None:
-        """Constant-time check of the bearer token; the offered token is never echoed or logged."""
+    def authorized(self, handler: Handler) -> Handler:
+        """`handler` behind a constant-time check of the bearer token (never echoed or logged)."""
         if self.options.api_key is None:
-            return
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+            return handler
         expected = self.options.api_key.get_secret_value().encode()
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected):
-            raise ApiError(
-                401,
-                "missing or incorrect API key: send 'Authorization: Bearer <key>'",
-                code="invalid_api_key",
-            )
 
-    async def health(self) -> JSONResponse:
+        async def checked(request: Request) -> Response:
+            scheme, _, token = request.headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected):
+                raise ApiError(
+                    401,
+                    "missing or incorrect API key: send 'Authorization: Bearer <key>'",
+                    code="invalid_api_key",
+                )
+            return await handler(request)
+
+        return checked
+
+    async def health(self, request: Request) -> Response:
         return JSONResponse({"status": "ok", "model": self.program.name})
 
-    async def models(self) -> JSONResponse:
+    async def openapi(self, request: Request) -> Response:
+        if self._openapi is None:
+            secured = self.options.api_key is not None
+            self._openapi = openapi.document(
+                f"archon-compile: {self.program.name}", self.program.name, secured=secured
+            )
+        return JSONResponse(self._openapi)
+
+    async def models(self, request: Request) -> Response:
         return JSONResponse(ModelList(data=[self._card()]).model_dump(mode="json"))
 
-    async def model(self, model_id: str) -> JSONResponse:
-        self._check_model(model_id, param=None)
+    async def model(self, request: Request) -> Response:
+        self._check_model(request.path_params["model_id"], param=None)
         return JSONResponse(self._card().model_dump(mode="json"))
 
     async def chat(self, request: Request) -> Response:
         start = time.perf_counter()
         req = parse_request(await read_body(request, self.options.max_body_bytes))
         self._check_model(req.model, param="model")
-        pred = await self._answer(req.conversation())
+        deadline = asyncio.get_running_loop().time() + self.options.timeout_s
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
-        u = pred.usage
-        logger.info(
-            "answered %d messages: %d LM calls (%d cached), %d+%d tokens, %.2fs%s",
-            len(req.messages),
-            u.calls,
-            u.cache_hits,
-            u.prompt_tokens,
-            u.completion_tokens,
-            time.perf_counter() - start,
-            " (stream)" if req.stream else "",
-        )
         if req.stream:
-            include_usage = bool(req.stream_options and req.stream_options.include_usage)
-            chunks = stream_chunks(completion_id, int(time.time()), self.program.name, pred, include_usage)
-            return StreamingResponse(
-                _sse(chunks),
-                media_type="text/event-stream",
-                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-            )
+            return await self._stream(request, req, Chunks(completion_id, int(time.time()), req.model), start)
+        async with self._guard(deadline), self._limit:
+            pred = await until_disconnected(request, self.program.acall(req.conversation()))
+        self._log(req, pred, start)
         return JSONResponse(
             completion(completion_id, int(time.time()), self.program.name, pred).model_dump(mode="json")
         )
 
-    async def _answer(self, conversation: Sequence[Message]) -> Prediction:
+    async def _stream(
+        self, request: Request, req: ChatCompletionRequest, chunks: Chunks, start: float
+    ) -> StreamingResponse:
+        """Waits for the first token (so a failure before it is a status code), then streams the rest."""
+        deadline = asyncio.get_running_loop().time() + self.options.timeout_s
+        async with self._guard(deadline):
+            await until_disconnected(request, self._limit.acquire())
+        items = self.program.astream(req.conversation())
         try:
-            async with asyncio.timeout(self.options.timeout_s):
-                async with self._limit:
-                    return await self.program.acall(conversation)
+            async with self._guard(deadline):
+                first = await until_disconnected(request, anext(items))
+        except BaseException:
+            await items.aclose()
+            self._limit.release()
+            raise
+        events = self._events(req, chunks, first, items, deadline, start)
+        return StreamingResponse(events, media_type="text/event-stream", headers=_STREAM_HEADERS)
+
+    async def _events(
+        self,
+        req: ChatCompletionRequest,
+        chunks: Chunks,
+        item: str | Prediction,
+        items: AsyncGenerator[str | Prediction, None],
+        deadline: float,
+        start: float,
+    ) -> AsyncIterator[str]:
+        """Role, content as it arrives, stop, usage when asked, [DONE]. Leaving (the client went away)
+        closes `items`, which cancels the query."""
+        try:
+            yield chunks.role()
+            while isinstance(item, str):
+                yield chunks.content(item)
+                async with self._guard(deadline):
+                    item = await anext(items)
+            yield chunks.stop()
+            if req.stream_options and req.stream_options.include_usage:
+                yield chunks.usage(item)
+            yield DONE
+            self._log(req, item, start)
+        except ApiError as exc:
+            logger.warning("stream of %s ended by an error: %s", chunks.completion_id, exc)
+            yield error_event(exc.body)
+        finally:
+            await items.aclose()
+            self._limit.release()
+
+    @asynccontextmanager
+    async def _guard(self, deadline: float) -> AsyncIterator[None]:
+        """The request's deadline (504) and the architecture's failures (502) as API errors."""
+        try:
+            async with asyncio.timeout_at(deadline):
+                yield
         except TimeoutError:
             raise ApiError(
                 504,
@@ -178,6 +217,19 @@ class _Handlers:
                 code="upstream_failed",
             ) from None
 
+    def _log(self, req: ChatCompletionRequest, pred: Prediction, start: float) -> None:
+        u = pred.usage
+        logger.info(
+            "answered %d messages: %d LM calls (%d cached), %d+%d tokens, %.2fs%s",
+            len(req.messages),
+            u.calls,
+            u.cache_hits,
+            u.prompt_tokens,
+            u.completion_tokens,
+            time.perf_counter() - start,
+            " (stream)" if req.stream else "",
+        )
+
     def _check_model(self, model: str, param: str | None) -> None:
         if model != self.program.name:
             raise ApiError(
@@ -192,130 +244,24 @@ class _Handlers:
         return ModelCard(id=self.program.name, created=self.created)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refused as soon as it is known to exceed `limit`: by Content-Length before reading any
-    of it, and while it arrives (chunked uploads declare no length)."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.isdigit():
-            raise ApiError(400, "the Content-Length header is not a number", code="invalid_request")
-        if int(declared) > limit:
-            raise _too_large(limit)
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise _too_large(limit)
-    return bytes(body)
-
-
-def parse_request(body: bytes) -> ChatCompletionRequest:
+async def until_disconnected(request: Request, work: Awaitable[T]) -> T:
+    """`work`'s result, unless the client disconnects first: then `work` is cancelled (a query's
+    pending LM calls with it) and ClientGone raised. Uvicorn reports the disconnect to `receive()` once
+    the body has been read."""
+    task = asyncio.ensure_future(work)
+    watch = asyncio.ensure_future(_disconnect(request))
     try:
-        data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, f"the request body is not valid JSON: {exc}", code="invalid_json") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "the request body must be a JSON object", code="invalid_json")
-    try:
-        return ChatCompletionRequest.model_validate(data)
-    except ValidationError as exc:
-        errors = exc.errors(include_input=False, include_url=False)
-        detail = "; ".join(f"{_loc(e['loc'])}: {e['msg'].removeprefix('Value error, ')}" for e in errors[:5])
-        raise ApiError(
-            400, f"invalid request: {detail}", param=_loc(errors[0]["loc"]) or None, code="invalid_value"
-        ) from None
+        await asyncio.wait((task, watch), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watch.cancel()
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    if watch.done() and not watch.cancelled() and task.cancelled():
+        raise ClientGone("the client disconnected while its query ran; the query was cancelled")
+    return task.result()
 
 
-def completion(completion_id: str, created: int, model: str, pred: Prediction) -> ChatCompletion:
-    return ChatCompletion(
-        id=completion_id,
-        created=created,
-        model=model,
-        choices=[Choice(message=AssistantMessage(content=pred.response))],
-        usage=usage_out(pred),
-        archon=archon_usage(pred),
-    )
-
-
-def stream_chunks(
-    completion_id: str, created: int, model: str, pred: Prediction, include_usage: bool
-) -> list[ChatCompletionChunk]:
-    """The role, the whole answer, the stop reason, and (when asked) a final usage-only chunk."""
-
-    def chunk(delta: Delta, finish: bool = False) -> ChatCompletionChunk:
-        choice = ChunkChoice(delta=delta, finish_reason="stop" if finish else None)
-        return ChatCompletionChunk(id=completion_id, created=created, model=model, choices=[choice])
-
-    chunks = [
-        chunk(Delta(role="assistant", content="")),
-        chunk(Delta(content=pred.response)),
-        chunk(Delta(), finish=True),
-    ]
-    if include_usage:
-        chunks.append(
-            ChatCompletionChunk(
-                id=completion_id, created=created, model=model, choices=[], usage=usage_out(pred)
-            )
-        )
-    return chunks
-
-
-def usage_out(pred: Prediction) -> UsageOut:
-    u = pred.usage
-    return UsageOut(
-        prompt_tokens=u.prompt_tokens,
-        completion_tokens=u.completion_tokens,
-        total_tokens=u.prompt_tokens + u.completion_tokens,
-    )
-
-
-def archon_usage(pred: Prediction) -> ArchonUsage:
-    u = pred.usage
-    return ArchonUsage(
-        calls=u.calls,
-        cache_hits=u.cache_hits,
-        failed_calls=u.failed_calls,
-        cost_usd=u.cost_usd if u.cost_known else None,
-    )
-
-
-async def _sse(chunks: list[ChatCompletionChunk]) -> AsyncIterator[str]:
-    for c in chunks:
-        yield f"data: {c.model_dump_json()}\n\n"
-    yield "data: [DONE]\n\n"
-
-
-def _loc(loc: tuple[int | str, ...]) -> str:
-    """('messages', 0, 'role') -> 'messages[0].role', the way OpenAI names a parameter."""
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _too_large(limit: int) -> ApiError:
-    return ApiError(
-        413,
-        f"the request body is larger than {limit} bytes; send a shorter conversation or "
-        "start the server with a larger --max-body-bytes",
-        code="request_too_large",
-    )
-
-
-async def _api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    log = logger.warning if exc.status >= 500 else logger.info
-    log("%s %s -> %d %s", request.method, request.url.path, exc.status, exc.body.error.message)
-    return exc.response()
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
-    code = "not_found" if exc.status_code == 404 else "method_not_allowed" if exc.status_code == 405 else None
-    message = f"{request.method} {request.url.path}: {exc.detail}"
-    return ApiError(exc.status_code, message, code=code).response()
-
-
-async def _unexpected_error(request: Request, exc: Exception) -> Response:
-    """A bug, not a bad request: the client gets OpenAI's error shape, the traceback goes to uvicorn's log."""
-    return ApiError(500, "internal server error (see the server log)", type="server_error").response()
+async def _disconnect(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass

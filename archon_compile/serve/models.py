@@ -39,20 +39,34 @@ class ChatMessageIn(BaseModel):
             raise ValueError("content is required (tool calls are not supported)")
         return value
 
+    @field_validator("content")
+    @classmethod
+    def _encodable(cls, value: str) -> str:
+        """JSON can carry a lone UTF-16 surrogate (`"\\ud800"`) that no UTF-8 request upstream can."""
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(
+                f"character {exc.start} is a lone UTF-16 surrogate (an escape like \\ud800 without its "
+                "pair); send valid Unicode text"
+            ) from None
+        return value
+
     def to_message(self) -> Message:
         return Message(role="system" if self.role == "developer" else self.role, content=self.content)
 
 
 class StreamOptions(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     include_usage: bool = False
 
 
 class ChatCompletionRequest(BaseModel):
-    """`POST /v1/chat/completions`. Unknown fields are ignored, as new client versions add some."""
+    """`POST /v1/chat/completions`. Unknown fields are ignored, as new client versions add some; known
+    ones are strict (`"stream": 1` or `"seed": 1.5` are 400s), as the OpenAPI document says."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     model: str
     messages: list[ChatMessageIn] = Field(min_length=1)

@@ -11,14 +11,14 @@ import threading
 import time
 
 import uvicorn
-from fastapi import FastAPI
+from starlette.applications import Starlette
 
 
 class ServerThread:
     """uvicorn on `host` (port 0 = a free port, bound before the thread starts so `base_url` is known)."""
 
     def __init__(
-        self, app: FastAPI, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning"
+        self, app: Starlette, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning"
     ) -> None:
         # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets that declare it, and without
         # it Nagle's algorithm plus delayed ACKs add ~40 ms to every keep-alive request.

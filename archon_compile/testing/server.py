@@ -5,6 +5,8 @@
 
 `respond(body)` gets the request JSON and returns the answer text or a `Fault` (a status code, a raw
 body, an optional Retry-After, or a hang longer than the client's timeout). It binds 127.0.0.1 only.
+A request with `"stream": true` gets the answer as server-sent events, word by word, `token_latency_s`
+apart (and a usage chunk when `stream_options.include_usage` asks for it), as OpenAI sends them.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from archon_compile.lm.scripted import words
 
 
 @dataclass(frozen=True)
@@ -54,9 +58,12 @@ class _Server(ThreadingHTTPServer):
 
 
 class FakeOpenAIServer:
-    def __init__(self, respond: Respond, latency_s: float = 0.0, model: str = "fake") -> None:
+    def __init__(
+        self, respond: Respond, latency_s: float = 0.0, model: str = "fake", token_latency_s: float = 0.0
+    ) -> None:
         self.respond = respond
         self.latency_s = latency_s
+        self.token_latency_s = token_latency_s
         self.model = model
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []  # each request's headers, in order (keys lower-cased)
@@ -118,29 +125,62 @@ class FakeOpenAIServer:
                     )
                     self._send(answer.status, answer.body, headers)
                     return
-                words = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
-                self._send(
-                    200,
-                    json.dumps(
-                        {
-                            "id": "chatcmpl-fake",
-                            "object": "chat.completion",
-                            "created": 0,
-                            "model": body.get("model", server.model),
-                            "choices": [
-                                {
-                                    "index": 0,
-                                    "finish_reason": "stop",
-                                    "message": {"role": "assistant", "content": answer},
-                                }
-                            ],
-                            "usage": {
-                                "prompt_tokens": words,
-                                "completion_tokens": len(answer.split()),
-                                "total_tokens": words + len(answer.split()),
-                            },
-                        }
-                    ),
-                )
+                usage = _usage(body, answer)
+                if body.get("stream"):
+                    try:
+                        self._stream(body, answer, usage)
+                    except (BrokenPipeError, ConnectionResetError):  # the client stopped reading
+                        self.close_connection = True
+                    return
+                message = {"role": "assistant", "content": answer}
+                choice = {"index": 0, "finish_reason": "stop", "message": message}
+                self._send(200, json.dumps(_completion(body, "chat.completion", [choice], usage)))
+
+            def _stream(self, body: dict[str, Any], answer: str, usage: dict[str, int]) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                deltas = [{"role": "assistant", "content": ""}] + [{"content": w} for w in words(answer)]
+                for i, delta in enumerate(deltas):
+                    if i > 1 and server.token_latency_s:
+                        time.sleep(server.token_latency_s)
+                    self._event([{"index": 0, "delta": delta, "finish_reason": None}], body)
+                self._event([{"index": 0, "delta": {}, "finish_reason": "stop"}], body)
+                if (body.get("stream_options") or {}).get("include_usage"):
+                    self._event([], body, usage)
+                self._chunk(b"data: [DONE]\n\n")
+                self._chunk(b"")
+
+            def _event(
+                self, choices: list[dict[str, Any]], body: dict[str, Any], usage: dict[str, int] | None = None
+            ) -> None:
+                data = _completion(body, "chat.completion.chunk", choices, usage)
+                self._chunk(f"data: {json.dumps(data)}\n\n".encode())
+
+            def _chunk(self, data: bytes) -> None:
+                self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                self.wfile.flush()
 
         return Handler
+
+
+def _usage(body: dict[str, Any], answer: str) -> dict[str, int]:
+    prompt = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+    completion = len(answer.split())
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def _completion(
+    body: dict[str, Any], kind: str, choices: list[dict[str, Any]], usage: dict[str, int] | None
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": "chatcmpl-fake",
+        "object": kind,
+        "created": 0,
+        "model": body.get("model", "fake"),
+        "choices": choices,
+    }
+    if usage is not None:
+        out["usage"] = usage
+    return out
