@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 import archon_compile as ac
 from archon_compile.cli import app
-from archon_compile.cli.compile import run_demo
+from archon_compile.cli.compile import DEMO_POOL, run_demo
 from archon_compile.compiler.marks import MarkKind
 from archon_compile.lm.base import LMRequest
 from archon_compile.tasks.base import Item, Score, Task
@@ -240,7 +240,7 @@ def test_the_demo_in_a_clean_clone_leaves_git_status_clean(tmp_path, monkeypatch
     subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
     monkeypatch.chdir(clone)
     committed = (clone / "compiled" / "capitals-demo.json").read_bytes()
-    lms = {"local": ac.ScriptedLM([(r".*", "Paris")])}
+    lms = {model: ac.ScriptedLM([(r".*", "Paris")]) for model in DEMO_POOL}
     result = run_demo(Path("runs/demo"), trials=2, lms=lms)
     assert result.verdict is not None
     assert (clone / "runs" / "demo" / "capitals-demo.json").exists()

@@ -20,7 +20,10 @@ if TYPE_CHECKING:
     from archon_compile.lm.base import LM
 
 DEMO_TRIALS = 4
-DEMO_POOL: tuple[str, ...] = ("local",)  # the embedded models the demo compiles over
+DEMO_POOL: tuple[str, ...] = (
+    "local",
+    "local/qwen2.5-coder-0.5b",
+)  # the embedded models the demo compiles over
 DEMO_DIR = Path("runs/demo")
 DEMO_DEV = 8
 DEMO_HELDOUT = 20
