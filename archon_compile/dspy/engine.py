@@ -87,6 +87,19 @@ def prediction_of(response: lm15.Response) -> Prediction:
     return Prediction(response=response.text or "", **data)
 
 
+def _delta(text: str) -> lm15.StreamDeltaEvent:
+    return lm15.StreamDeltaEvent(delta=lm15.TextDelta(text=text))
+
+
+def _end(request: lm15.Request, pred: Prediction) -> lm15.StreamEndEvent:
+    """The stream's last event: what `to_response` carries besides the text."""
+    report_usage(request.model, pred.usage, tokens=False)
+    response = to_response(request, pred)
+    return lm15.StreamEndEvent(
+        finish_reason="stop", usage=response.usage, provider_data=response.provider_data
+    )
+
+
 def _failed(request: lm15.Request, exc: QueryFailed) -> lm15.ServerError:
     """A failed query as the error DSPy expects from an engine; what it paid is still reported."""
     report_usage(request.model, exc.usage, tokens=True)
@@ -109,7 +122,21 @@ class ArchitectureEngine:
         return to_response(request, pred)
 
     def stream(self, request: lm15.Request) -> Iterator[lm15.StreamEvent]:
-        return lm15.response_to_events(self.complete(request))
+        """The final answer's text as the last component writes it (`Program.stream`)."""
+        conversation = to_conversation(request)
+        items = self.rollouts.program_for(conversation).stream(conversation)
+        yield lm15.StreamStartEvent(model=request.model)
+        try:
+            for item in items:
+                if isinstance(item, str):
+                    if item:
+                        yield _delta(item)
+                else:
+                    yield _end(request, item)
+        except QueryFailed as exc:
+            raise _failed(request, exc) from exc
+        finally:
+            items.close()  # stopping early cancels the query
 
     def close(self) -> None:
         """The Program is borrowed: nothing to release."""
@@ -131,8 +158,21 @@ class AsyncArchitectureEngine:
         return to_response(request, pred)
 
     async def stream(self, request: lm15.Request) -> AsyncIterator[lm15.StreamEvent]:
-        for event in lm15.response_to_events(await self.complete(request)):
-            yield event
+        """The final answer's text as the last component writes it (`Program.astream`)."""
+        conversation = to_conversation(request)
+        items = self.rollouts.program_for(conversation).astream(conversation)
+        yield lm15.StreamStartEvent(model=request.model)
+        try:
+            async for item in items:
+                if isinstance(item, str):
+                    if item:
+                        yield _delta(item)
+                else:
+                    yield _end(request, item)
+        except QueryFailed as exc:
+            raise _failed(request, exc) from exc
+        finally:
+            await items.aclose()
 
     async def aclose(self) -> None:
         """The Program is borrowed: nothing to release."""
