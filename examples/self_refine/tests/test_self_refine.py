@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from archon_self_refine import SelfRefineSpec
 from archon_self_refine.signatures import GiveFeedback, Refine
 
@@ -40,3 +41,19 @@ def test_refines_the_ranked_answer_and_counts_its_calls():
     assert pred.response == "Paris, France."
     assert program.spec.calls_per_query() == 5 + 1 + 4  # 2 calls per round, 2 rounds, 1 candidate
     assert pred.usage.calls == 5 + 1 + 3  # the second round stopped at "[No issues]"
+
+
+def test_runs_inside_a_dspy_program_through_the_bridge():
+    """A plugin component works through the DSPy bridge like a built-in: DSPy parses its answer."""
+    dspy = pytest.importorskip("dspy")
+    from archon_compile.dspy import as_lm
+
+    formatted = "[[ ## answer ## ]]\nParis, France.\n\n[[ ## completed ## ]]"
+    lm = ac.ScriptedLM(
+        [(r"Rank the numbered", "[1] > [2]"), (r"Review the answer", "[No issues]"), (r".", formatted)]
+    )
+    program = ac.load(SPEC, lms={"*": lm}, cache=False)
+    with dspy.context(lm=as_lm(program, cache=False)):
+        out = dspy.Predict("question -> answer")(question="What is the capital of France?")
+    assert out.answer == "Paris, France."
+    assert any("Review the answer" in str(r.messages) for r in program.history(20))  # the plugin ran
