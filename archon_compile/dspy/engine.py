@@ -100,6 +100,14 @@ def _end(request: lm15.Request, pred: Prediction) -> lm15.StreamEndEvent:
     )
 
 
+def _event(request: lm15.Request, item: str | Prediction) -> lm15.StreamEvent | None:
+    """One item of `Program.stream`/`astream` as DSPy's stream event: a text delta (none for an empty
+    piece), or the end event that carries the Prediction's usage and trace."""
+    if isinstance(item, str):
+        return _delta(item) if item else None
+    return _end(request, item)
+
+
 def _failed(request: lm15.Request, exc: QueryFailed) -> lm15.ServerError:
     """A failed query as the error DSPy expects from an engine; what it paid is still reported."""
     report_usage(request.model, exc.usage, tokens=True)
@@ -128,11 +136,8 @@ class ArchitectureEngine:
         yield lm15.StreamStartEvent(model=request.model)
         try:
             for item in items:
-                if isinstance(item, str):
-                    if item:
-                        yield _delta(item)
-                else:
-                    yield _end(request, item)
+                if (event := _event(request, item)) is not None:
+                    yield event
         except QueryFailed as exc:
             raise _failed(request, exc) from exc
         finally:
@@ -164,11 +169,8 @@ class AsyncArchitectureEngine:
         yield lm15.StreamStartEvent(model=request.model)
         try:
             async for item in items:
-                if isinstance(item, str):
-                    if item:
-                        yield _delta(item)
-                else:
-                    yield _end(request, item)
+                if (event := _event(request, item)) is not None:
+                    yield event
         except QueryFailed as exc:
             raise _failed(request, exc) from exc
         finally:
