@@ -8,8 +8,6 @@ sampler is told it failed and asked again); weak trials stop after a dev minibat
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +28,6 @@ from archon_compile.compiler.marks import (
     EvalAttrs,
     Mark,
     MarkKind,
-    arch_of,
     counted,
     eval_of,
     mark_of,
@@ -49,6 +46,7 @@ from archon_compile.compiler.power import PowerRanking, load_or_rank, rank_model
 from archon_compile.compiler.sampling import default_pruner
 from archon_compile.compiler.space import ArchonSpace
 from archon_compile.compiler.storage import THIS_WORKER, fail_stale, heartbeat, open_storage, quiet, slot_free
+from archon_compile.compiler.trials import evaluated_twin, finished_curves, spec_hash
 from archon_compile.errors import ArchonError
 from archon_compile.lm.base import LM
 from archon_compile.program import Program, with_endpoints
@@ -261,8 +259,8 @@ class Search:
         over = self.budget.excludes(spec, tokens)
         if over:
             return _skip(trial, over)
-        digest = _spec_hash(spec)
-        same = _evaluated_twin(others, digest)
+        digest = spec_hash(spec)
+        same = evaluated_twin(others, digest)
         if same is not None:
             return _repeat(trial, same)
         arch = ArchAttrs(
@@ -281,7 +279,7 @@ class Search:
         def after_batch(ev: Evaluation) -> str | None:
             self._record(trial, spec, ev)
             if self.objective.mode == "pareto" and pareto_should_prune(
-                len(ev.scores), ev.quality, cost, _finished_curves(others)
+                len(ev.scores), ev.quality, cost, finished_curves(others)
             ):
                 return (
                     f"stopped after {len(ev.scores)} of {len(self.dev)} dev items: below the median quality "
@@ -398,34 +396,3 @@ def _repeat(trial: optuna.Trial, same: FrozenTrial) -> tuple[TrialState, list[fl
     reason = f"same architecture as trial {same.number}"
     set_mark(trial, Mark(kind=MarkKind.REPEAT, reason=reason, same_as=same.number))
     return TrialState.FAIL, None
-
-
-def _spec_hash(spec: ArchitectureSpec) -> str:
-    layers = spec.model_dump(mode="json")["layers"]
-    return hashlib.sha256(json.dumps(layers, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _evaluated_twin(trials: Sequence[FrozenTrial], digest: str) -> FrozenTrial | None:
-    """An earlier trial of the same architecture: evaluated, or failed its error budget in this process
-    (a rerun of the command tries failed architectures again, once their cause may be fixed)."""
-    for t in trials:
-        arch = arch_of(t)
-        if arch is None or arch.spec_hash != digest:
-            continue
-        mark = mark_of(t)
-        failed_here = (
-            mark is not None and mark.kind == MarkKind.FAILED and t.user_attrs.get(WORKER) == THIS_WORKER
-        )
-        if t.state in DONE or failed_here:
-            return t
-    return None
-
-
-def _finished_curves(trials: Sequence[FrozenTrial]) -> list[tuple[dict[int, float], float]]:
-    """(dev curve, cost) of every finished, evaluated trial: what the Pareto early-stopping rule compares."""
-    out = []
-    for t in trials:
-        arch, ev = arch_of(t), eval_of(t)
-        if t.state in DONE and arch is not None and ev is not None:
-            out.append((dict(ev.dev_curve), arch.cost))
-    return out

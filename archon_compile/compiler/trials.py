@@ -1,15 +1,20 @@
-"""The study's trials as report rows, the Pareto front, and the best trial by the objective."""
+"""The study's trials read back: report rows, the Pareto front, the best trial by the objective, an
+earlier trial of the same architecture, and the finished dev curves the early-stopping rule compares."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from archon_compile.compiler.marks import DONE, MarkKind, arch_of, eval_of, mark_of, note
+from archon_compile.compiler.marks import DONE, WORKER, MarkKind, arch_of, eval_of, mark_of, note
 from archon_compile.compiler.objective import Objective
 from archon_compile.compiler.result import TrialRow
+from archon_compile.compiler.storage import THIS_WORKER
+from archon_compile.spec import ArchitectureSpec
 
 _SHOWN = (*DONE, TrialState.FAIL)
 
@@ -75,3 +80,35 @@ def best(complete: Sequence[TrialRow], objective: Objective) -> TrialRow:
     return min(
         (r for r in complete if r.on_front), key=lambda r: (-(r.dev_quality or 0.0), r.cost or 0.0, r.number)
     )
+
+
+def evaluated_twin(trials: Sequence[FrozenTrial], digest: str) -> FrozenTrial | None:
+    """An earlier trial of the same architecture: evaluated, or failed its error budget in this process
+    (a rerun of the command tries failed architectures again, once their cause may be fixed)."""
+    for t in trials:
+        arch = arch_of(t)
+        if arch is None or arch.spec_hash != digest:
+            continue
+        mark = mark_of(t)
+        failed_here = (
+            mark is not None and mark.kind == MarkKind.FAILED and t.user_attrs.get(WORKER) == THIS_WORKER
+        )
+        if t.state in DONE or failed_here:
+            return t
+    return None
+
+
+def finished_curves(trials: Sequence[FrozenTrial]) -> list[tuple[dict[int, float], float]]:
+    """(dev curve, cost) of every finished, evaluated trial: what the Pareto early-stopping rule compares."""
+    out = []
+    for t in trials:
+        arch, ev = arch_of(t), eval_of(t)
+        if t.state in DONE and arch is not None and ev is not None:
+            out.append((dict(ev.dev_curve), arch.cost))
+    return out
+
+
+def spec_hash(spec: ArchitectureSpec) -> str:
+    """The architecture's identity: equal layers, equal hash, whatever the spec's name."""
+    layers = spec.model_dump(mode="json")["layers"]
+    return hashlib.sha256(json.dumps(layers, sort_keys=True).encode()).hexdigest()[:16]
