@@ -7,7 +7,7 @@ import os
 import queue
 import sys
 import threading
-from collections.abc import AsyncGenerator, Callable, Coroutine, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Mapping, Sequence
 from dataclasses import replace
 from functools import wraps
 from pathlib import Path
@@ -209,7 +209,7 @@ class Program:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
 
-    def stream(self, query: Query) -> Iterator[str | Prediction]:
+    def stream(self, query: Query) -> Generator[str | Prediction, None, None]:
         """`astream` for synchronous code: deltas, then the Prediction; breaking off cancels the query."""
         items: queue.SimpleQueue[str | Prediction | BaseException | None] = queue.SimpleQueue()
 
