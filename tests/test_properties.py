@@ -309,7 +309,9 @@ def saved_artifact(tmp_path_factory: pytest.TempPathFactory) -> str:
 def _tamper_cases(text: str) -> st.SearchStrategy[tuple[int, str]]:
     blanks = [i for i, ch in enumerate(text) if ch in " \n"]
     position = st.one_of(st.integers(0, len(text) - 1), st.sampled_from(blanks))
-    char = st.one_of(st.sampled_from(list(' \t\n\r{}[]",:0123456789abcdef-.e')), st.characters())
+    char = st.one_of(
+        st.sampled_from(list(' \t\n\r{}[]",:0123456789abcdef-.e')), st.characters(codec="utf-8")
+    )  # a file holds UTF-8: no lone surrogates
     return st.tuples(position, char)
 
 
