@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,17 @@ def _models_once(tmp_path_factory: pytest.TempPathFactory) -> None:
     """The embedded Qwen model is assembled (491 MB) once per test session, not once per test's home."""
     if not os.environ.get("ARCHON_COMPILE_MODELS"):
         os.environ["ARCHON_COMPILE_MODELS"] = str(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture
+def dspy_cache_off() -> Iterator[None]:
+    """DSPy's own caches off for a DSPy test (each test sees the architecture's answers, not DSPy's
+    memory of an earlier test), back to DSPy's default memory cache after it."""
+    import dspy
+
+    dspy.configure_cache(enable_disk_cache=False, enable_memory_cache=False)
+    yield
+    dspy.configure_cache(enable_disk_cache=False, enable_memory_cache=True)
 
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 dspy = pytest.importorskip("dspy")
+pytestmark = pytest.mark.usefixtures("dspy_cache_off")
 
 from archon_compile.signatures import ALL, Fuse  # noqa: E402
 
@@ -52,13 +53,6 @@ def dspy_format(body: dict[str, Any]) -> str:
         "\n\n".join(f"[[ ## {f} ## ]]\n{OUTPUTS.get(f, 'Paris')}" for f in fields)
         + "\n\n[[ ## completed ## ]]"
     )
-
-
-@pytest.fixture(autouse=True)
-def _dspy_cache_off() -> Any:
-    dspy.configure_cache(enable_disk_cache=False, enable_memory_cache=False)
-    yield
-    dspy.configure_cache(enable_disk_cache=False, enable_memory_cache=True)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 dspy = pytest.importorskip("dspy")
+pytestmark = pytest.mark.usefixtures("dspy_cache_off")
 
 from archon_compile.signatures import CritiqueSignature, Fuse, Rank  # noqa: E402
 
@@ -77,13 +78,6 @@ SPEC = {
         [{"type": "fuser", "model": "openai/fake", "use_critiques": True}],
     ],
 }
-
-
-@pytest.fixture(autouse=True)
-def _dspy_cache_off() -> Any:
-    dspy.configure_cache(enable_disk_cache=False, enable_memory_cache=False)
-    yield
-    dspy.configure_cache(enable_disk_cache=False, enable_memory_cache=True)
 
 
 @pytest.fixture

@@ -10,18 +10,12 @@ from typing import Any
 import pytest
 
 dspy = pytest.importorskip("dspy")
+pytestmark = pytest.mark.usefixtures("dspy_cache_off")
 
 from test_dspy_lm import program, respond  # noqa: E402
 
 from archon_compile.dspy import as_lm, prediction_of  # noqa: E402
 from archon_compile.testing import FakeOpenAIServer  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _dspy_cache_off() -> Any:
-    dspy.configure_cache(enable_disk_cache=False, enable_memory_cache=False)
-    yield
-    dspy.configure_cache(enable_disk_cache=False, enable_memory_cache=True)
 
 
 def listen(field: str, *, async_streaming: bool) -> Any:
