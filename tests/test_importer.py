@@ -7,12 +7,12 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import shared_path
 from typer.testing import CliRunner
 
 import archon_compile as ac
 from archon_compile.cli import app
 from archon_compile.importer import ArchonImportError, breakdown, convert, import_file, import_paths
+from tests.helpers.shared import shared_path
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "import-archon.md"
 

@@ -212,7 +212,7 @@ def test_the_search_space_offers_a_plugin_as_an_axis_and_as_a_role_option(instal
 
 
 def test_a_compile_searches_over_a_plugin(installed: Path, tmp_path: Path):
-    from compiler_pool import MODELS, pool, task
+    from tests.helpers.compiler_pool import MODELS, pool, task
 
     result = ac.compile(
         task(20),

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from http_helpers import CLIENTS, FAST, Script, lms_for, warm_litellm
 
 import archon_compile as ac
 from archon_compile.lm.base import LM, LMError
 from archon_compile.lm.litellm_client import LiteLLMClient
 from archon_compile.testing import FakeOpenAIServer, Fault
+from tests.helpers.http import CLIENTS, FAST, Script, lms_for, warm_litellm
 
 ENV_KEY = "sk-test-envKEY-7Hq2Lm9Xw4Rt6Yp1"
 URL_KEY = "sk-test-urlKEY-3Vb8Nc5Zd0Kf2Gj7"

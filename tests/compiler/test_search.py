@@ -1,4 +1,4 @@
-"""The compiler end to end on a scripted pool whose best architecture is known (tests/compiler_pool.py)."""
+"""The compiler end to end on a scripted pool whose best architecture is known (helpers/compiler_pool.py)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from pathlib import Path
 
 import optuna
 import pytest
-from compiler_pool import MODELS, pool, sent, task
 
 import archon_compile as ac
 from archon_compile.compiler import Objective
 from archon_compile.compiler.marks import MarkKind, mark_of
 from archon_compile.compiler.report import load_report
 from archon_compile.compiler.result import report_dir
+from tests.helpers.compiler_pool import MODELS, pool, sent, task
 
 SPACE = ac.ArchonSpace(
     top_k_models=(1, 3),

@@ -14,7 +14,6 @@ import subprocess
 import sys
 
 import pytest
-from http_helpers import FAST, Script
 
 import archon_compile as ac
 from archon_compile.lm import pricing
@@ -25,6 +24,7 @@ from archon_compile.lm.openai_compat import OpenAICompatClient
 from archon_compile.lm.providers import PROVIDERS, SELF_HOSTED, provider_of
 from archon_compile.lm.resolve import Backends
 from archon_compile.testing import FakeOpenAIServer, Fault
+from tests.helpers.http import FAST, Script
 
 # LiteLLM 1.110.2's defaults (get_llm_provider_logic.py and the providers' chat configs).
 DEFAULT_BASES = {

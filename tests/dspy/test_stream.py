@@ -12,10 +12,9 @@ import pytest
 dspy = pytest.importorskip("dspy")
 pytestmark = pytest.mark.usefixtures("dspy_cache_off")
 
-from test_dspy_lm import program, respond  # noqa: E402
-
 from archon_compile.dspy import as_lm, prediction_of  # noqa: E402
 from archon_compile.testing import FakeOpenAIServer  # noqa: E402
+from tests.dspy.test_lm import program, respond  # noqa: E402
 
 
 def listen(field: str, *, async_streaming: bool) -> Any:

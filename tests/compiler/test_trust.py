@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from compiler_pool import MODELS, pool, task
 from typer.testing import CliRunner
 
 import archon_compile as ac
@@ -22,8 +21,9 @@ from archon_compile.compiler.marks import MarkKind
 from archon_compile.lm.base import LMRequest
 from archon_compile.tasks.base import Item, Score, Task
 from archon_compile.testing import FakeOpenAIServer
+from tests.helpers.compiler_pool import MODELS, pool, task
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 QUESTIONS = [
     {"question_id": i, "category": "writing", "turns": [f"Write line {i}.", "Another."]} for i in range(1, 5)
 ]

@@ -6,11 +6,11 @@ from __future__ import annotations
 import time
 
 import pytest
-from http_helpers import CLIENTS, FAST, Script, program
 
 import archon_compile as ac
 from archon_compile.lm.openai_compat import retry_after
 from archon_compile.testing import FakeOpenAIServer, Fault
+from tests.helpers.http import CLIENTS, FAST, Script, program
 
 both_clients = pytest.mark.parametrize("client", CLIENTS)
 

@@ -13,7 +13,6 @@ import threading
 from pathlib import Path
 
 import pytest
-from http_helpers import CLIENTS, Script, program, warm_litellm
 
 import archon_compile as ac
 from archon_compile.lm.base import LMRequest, Message
@@ -22,8 +21,9 @@ from archon_compile.lm.litellm_client import LiteLLMClient
 from archon_compile.lm.openai_compat import OpenAICompatClient
 from archon_compile.lm.resolve import Backends
 from archon_compile.testing import FakeOpenAIServer
+from tests.helpers.http import CLIENTS, Script, program, warm_litellm
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 both_clients = pytest.mark.parametrize("client", CLIENTS)
 
 

@@ -30,7 +30,7 @@ from archon_compile.serve import ApiError, ServeOptions, ServerThread, create_ap
 from archon_compile.serve.app import parse_request
 from archon_compile.testing import FakeOpenAIServer
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NAME = "tiny-moa"
 SPEC = {
     "name": NAME,

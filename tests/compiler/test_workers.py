@@ -19,12 +19,11 @@ from optuna.trial import TrialState
 
 from archon_compile.compiler.marks import counted, retried_from
 
-TESTS = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[2]
 WORKER = """
-import json, sys
-sys.path.insert(0, {tests!r})
+import json
 import archon_compile as ac
-from compiler_pool import MODELS, pool, sent, task
+from tests.helpers.compiler_pool import MODELS, pool, sent, task
 lms = pool(latency_s={latency})
 space = ac.ArchonSpace(top_k_models=(1, 3), samples=(1, 5), fusion_layers=(0, 2), fusers_per_layer=(2, 6, 2),
                        selectors=("none", "voter", "critic_ranker"), final_checks=("none",))
@@ -40,7 +39,6 @@ def _worker(
 ) -> tuple[subprocess.Popen[bytes], Path]:
     out = tmp_path / f"{name}.json"
     code = WORKER.format(
-        tests=str(TESTS),
         latency=latency,
         trials=trials,
         run_dir=str(tmp_path / "run"),
@@ -49,7 +47,7 @@ def _worker(
     )
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     proc = subprocess.Popen(
-        [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [sys.executable, "-c", code], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     return proc, out
 
@@ -121,7 +119,7 @@ def test_two_workers_share_one_sqlite_study(tmp_path: Path) -> None:
 
 def _pg_url() -> str | None:
     url = os.environ.get("ARCHON_TEST_PG_URL")
-    pg_file = TESTS.parent / ".ci" / "pg_url"
+    pg_file = ROOT / ".ci" / "pg_url"
     if not url and pg_file.exists():
         url = pg_file.read_text().strip()
     return url or None

@@ -8,13 +8,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from http_helpers import CLIENTS, lms_for
 
 import archon_compile as ac
 from archon_compile.components import QueryFailed
 from archon_compile.lm.base import LMError, LMRequest, LMResponse
 from archon_compile.runtime.stream import AnswerStream, StreamBroken
 from archon_compile.testing import FakeOpenAIServer
+from tests.helpers.http import CLIENTS, lms_for
 
 ANSWER = "The tides are caused mainly by the Moon's gravity pulling on the oceans."
 MOA = {

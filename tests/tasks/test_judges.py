@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import shared_path
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -22,6 +21,7 @@ from archon_compile.spec import ArchitectureSpec
 from archon_compile.tasks import judged, judges
 from archon_compile.tasks.base import Item, Judge
 from archon_compile.tasks.data import DataError
+from tests.helpers.shared import shared_path
 
 GENERATOR = ArchitectureSpec.model_validate(
     {"name": "one-generator", "layers": [[{"type": "generator", "model": "program-lm"}]]}

@@ -1,0 +1,1 @@
+"""The tests, one folder per package of archon_compile; cross-cutting behaviour at the top."""
