@@ -234,7 +234,20 @@ def summary_lines(rows: list[dict[str, Any]], k: int) -> list[str]:
         "solution",
         f"'passes every generated test' agrees with the hidden tests on {sum(agree)} of {len(agree)} "
         f"samples ({sum(agree) / max(1, len(agree)):.0%})",
+        _selection_line(rows),
     ]
+
+
+def _selection_line(rows: list[dict[str, Any]]) -> str:
+    """Where selection matters (some samples pass, some fail): did the tests tell them apart, and did
+    the evaluator return a passing one?"""
+    mixed = [r for r in rows if any(r["samples_passed"]) and not all(r["samples_passed"])]
+    apart = sum(len(set(r["samples_pass_all_tests"])) > 1 for r in mixed)
+    won = sum(r["passed"] for r in mixed)
+    return (
+        f"selection: on {len(mixed)} problems where some samples pass and some fail, the generated tests "
+        f"told them apart on {apart} and the recipe returned a passing sample on {won}"
+    )
 
 
 def main() -> None:
