@@ -239,14 +239,15 @@ def summary_lines(rows: list[dict[str, Any]], k: int) -> list[str]:
 
 
 def _selection_line(rows: list[dict[str, Any]]) -> str:
-    """Where selection matters (some samples pass, some fail): did the tests tell them apart, and did
-    the evaluator return a passing one?"""
+    """Where selection matters (some samples pass, some fail): did "passes every test" tell them apart,
+    and did the evaluator (which ranks by the number of tests passed) return a passing one?"""
     mixed = [r for r in rows if any(r["samples_passed"]) and not all(r["samples_passed"])]
     apart = sum(len(set(r["samples_pass_all_tests"])) > 1 for r in mixed)
     won = sum(r["passed"] for r in mixed)
     return (
-        f"selection: on {len(mixed)} problems where some samples pass and some fail, the generated tests "
-        f"told them apart on {apart} and the recipe returned a passing sample on {won}"
+        f"selection: on {len(mixed)} problems where some samples pass and some fail, 'passes every "
+        f"generated test' told them apart on {apart}; the evaluator, ranking by tests passed, returned a "
+        f"passing sample on {won}"
     )
 
 

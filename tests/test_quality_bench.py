@@ -109,10 +109,9 @@ def test_summary_compares_only_problems_every_architecture_finished() -> None:
     assert "6 executable assertions on 6 of 6 problems; 6 (100%)" in text
     assert "agrees with the hidden tests on 15 of 18 samples" in text
     assert (
-        "on 6 problems where some samples pass and some fail, the generated tests told them apart on 6 and"
-        in text
+        "on 6 problems where some samples pass and some fail, 'passes every generated test' told them apart "
+        "on 6; the evaluator, ranking by tests passed, returned a passing sample on 6" in text
     )
-    assert "returned a passing sample on 6" in text
 
 
 def test_a_torn_last_line_is_dropped_and_redone(tmp_path: Path) -> None:
