@@ -27,7 +27,7 @@ from archon_compile.runtime.calls import RetryPolicy, Runtime
 from archon_compile.runtime.history import DEFAULT_SIZE, CallHistory, format_by_component, format_call
 from archon_compile.runtime.stream import AnswerStream, StreamBroken
 from archon_compile.runtime.trace import CallRecord, Trace, Usage
-from archon_compile.spec import ArchitectureSpec
+from archon_compile.spec import ArchitectureSpec, node_id
 from archon_compile.state import Candidate, LayerState
 
 T = TypeVar("T")
@@ -289,7 +289,7 @@ def _build_layer(li: int, layer: Sequence[Any]) -> list[Component[Any]]:
     built = []
     for ci, c in enumerate(layer):
         model = getattr(c, "model", None) or ""
-        built.append(component_class(c.type)(c, f"L{li}.C{ci}", used.get(model, 0)))
+        built.append(component_class(c.type)(c, node_id(li, ci), used.get(model, 0)))
         used[model] = used.get(model, 0) + getattr(c, "samples", 1)
     return built
 
@@ -310,27 +310,15 @@ async def _run_layer(layer: list[Component[Any]], state: LayerState, ctx: RunCon
 
 def retarget(spec: ArchitectureSpec, lm: str | None, api_base: str | None) -> ArchitectureSpec:
     """The same architecture with every model (and/or endpoint) replaced."""
-    data = spec.model_dump()
-    for layer in data["layers"]:
-        for comp in layer:
-            if comp.get("model"):
-                if lm:
-                    comp["model"] = lm
-                if api_base:
-                    comp["api_base"] = api_base
-    return ArchitectureSpec.model_validate(data)
+    replaced = {k: v for k, v in (("model", lm), ("api_base", api_base)) if v}
+    return spec.with_lms(lambda model, base: replaced)
 
 
 def with_endpoints(spec: ArchitectureSpec, api_bases: Mapping[str, str]) -> ArchitectureSpec:
     """The same architecture with `api_base` set on every component whose model is in `api_bases`."""
     if not api_bases:
         return spec
-    data = spec.model_dump()
-    for layer in data["layers"]:
-        for comp in layer:
-            if comp.get("model") in api_bases:
-                comp["api_base"] = api_bases[comp["model"]]
-    return ArchitectureSpec.model_validate(data)
+    return spec.with_lms(lambda model, base: {"api_base": api_bases[model]} if model in api_bases else {})
 
 
 def _make_cache(cache: Cache | str | Path | bool) -> Cache | None:

@@ -8,6 +8,7 @@ component and the rule.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -264,6 +265,11 @@ def _component_spec(value: Any, handler: ValidatorFunctionWrapHandler) -> Compon
 ComponentSpec = Annotated[SerializeAsAny[ComponentSpecBase], WrapValidator(_component_spec)]
 
 
+def node_id(layer: int, index: int) -> str:
+    """The id of the `index`-th component of layer `layer` (`L1.C0`): traces, artifacts and origins."""
+    return f"L{layer}.C{index}"
+
+
 class ArchitectureSpec(_Base):
     """A layered architecture: `layers[i]` is the list of components of layer i."""
 
@@ -295,6 +301,16 @@ class ArchitectureSpec(_Base):
                 if model:
                     seen[model] = None
         return list(seen)
+
+    def with_lms(self, change: Callable[[str, str | None], Mapping[str, str]]) -> ArchitectureSpec:
+        """The same architecture, each model-backed component updated with what `change(model, api_base)`
+        returns (`model` and/or `api_base`; empty: unchanged), and checked again."""
+        data = self.model_dump()
+        for layer in data["layers"]:
+            for comp in layer:
+                if comp.get("model"):
+                    comp.update(change(comp["model"], comp.get("api_base")))
+        return ArchitectureSpec.model_validate(data)
 
     # -- I/O ------------------------------------------------------------------------------------
     @classmethod

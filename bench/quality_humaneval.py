@@ -38,7 +38,7 @@ from typing import Any
 from archon_compile.signatures.assertions import extract_assertions
 
 from archon_compile.artifact import Artifact, read
-from archon_compile.compiler.space import ROLES, ArchonSpace, Choice
+from archon_compile.compiler.space import ROLES, ArchonSpace, TrialChoice
 from archon_compile.lm.local import QWEN
 from archon_compile.program import Program
 from archon_compile.spec import ArchitectureSpec, GeneratorSpec, RankerSpec
@@ -55,7 +55,7 @@ SAMPLES = 3
 def specs(space: ArchonSpace) -> dict[str, ArchitectureSpec]:
     """The architectures compared, built from the compile's space for this task."""
     pool = [QWEN]
-    recipe = Choice(
+    recipe = TrialChoice(
         top_k_models=1,
         samples=SAMPLES,
         fusion_layers=0,

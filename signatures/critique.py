@@ -1,4 +1,4 @@
-"""Critique: strengths and weaknesses of every candidate, one block per candidate."""
+"""CritiqueSignature: strengths and weaknesses of every candidate, one block per candidate."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ class Critiques(BaseModel):
     critiques: list[CritiqueValue]
 
 
-class Critique(Signature[CritiqueInputs, Critiques]):
+class CritiqueSignature(Signature[CritiqueInputs, Critiques]):
     """Fallback: a candidate without a block gets a critique saying none was given (never another's)."""
 
     Inputs = CritiqueInputs

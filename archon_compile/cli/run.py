@@ -67,7 +67,7 @@ def programs() -> None:
     from archon_compile import programs as shipped
     from archon_compile.spec import ArchitectureSpec
 
-    for name in shipped.names():
+    for name in shipped.spec_names():
         spec = ArchitectureSpec.from_file(Path(shipped.FOLDER) / f"{name}.json")
         typer.echo(
             f"{name:32} {len(spec.layers)} layers, {spec.calls_per_query():3} calls/query  {spec.description}"

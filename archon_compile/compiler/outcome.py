@@ -12,7 +12,7 @@ from archon_compile.compiler.marks import MarkKind, arch_of
 from archon_compile.compiler.objective import Evaluation, evaluate
 from archon_compile.compiler.power import single_model_spec
 from archon_compile.compiler.result import CompileResult, Counts, HeldOut, Report, Timings, TrialRow
-from archon_compile.compiler.storage import redact
+from archon_compile.compiler.storage import hide_password
 from archon_compile.compiler.trials import best, rows
 from archon_compile.compiler.verdict import Selection, select, verdict
 from archon_compile.spec import ArchitectureSpec
@@ -45,7 +45,7 @@ def finish(search: Search, url: str, timings: Timings) -> CompileResult:
         task=search.task.name,
         models=search.models,
         study=search.study.study_name,
-        storage=redact(url),
+        storage=hide_password(url),
         seed=search.seed,
         objective=search.objective.model_dump(mode="json"),
         budget=search.budget.model_dump(mode="json", exclude_none=True),

@@ -12,13 +12,13 @@ from archon_compile.cli import app
 from archon_compile.compiler import ArchonSpace, Budget
 from archon_compile.compiler.budget import Spent, estimate_tokens
 from archon_compile.compiler.objective import pareto_should_prune
-from archon_compile.compiler.space import ROLES, Choice, roles_used
+from archon_compile.compiler.space import ROLES, TrialChoice, roles_used
 from archon_compile.spec import SpecError
 
 POOL = ["m0", "m1", "m2"]
 
 
-def _choice(**kw: object) -> Choice:
+def _choice(**kw: object) -> TrialChoice:
     base: dict[str, object] = {
         "top_k_models": 2,
         "samples": 2,
@@ -28,7 +28,7 @@ def _choice(**kw: object) -> Choice:
         "final_check": "verifier",
     }
     base.update(kw)
-    return Choice(
+    return TrialChoice(
         **base, **{f"{r}_model": "m1" for r in ("fuser", "critic", "ranker", "verifier", "unit_test")}
     )
 
@@ -126,7 +126,7 @@ def test_code_tasks_offer_unit_tests_executed_in_the_sandbox() -> None:
     assert "executed_tests" not in ArchonSpace.for_task(registry.get("capitals")).final_checks
     space = ArchonSpace.for_task(registry.get("humaneval"))
     assert {"unit_tests", "executed_tests"} <= set(space.final_checks)
-    choice = Choice(
+    choice = TrialChoice(
         top_k_models=1,
         samples=3,
         fusion_layers=1,
