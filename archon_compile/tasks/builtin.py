@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from archon_compile.lm.base import Message
-from archon_compile.runtime.calls import Parsed
+from archon_compile.parsed import Parsed
 from archon_compile.tasks import judges
 from archon_compile.tasks.base import Item, Judge, Score, Task
 from archon_compile.tasks.data import DataError, HubSource, load_records
