@@ -16,7 +16,8 @@ from archon_compile.cli.options import NoCacheOption
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from archon_compile.compiler.result import CompileResult, Report
+    from archon_compile.compiler.report import Report
+    from archon_compile.compiler.result import CompileResult
     from archon_compile.lm.base import LM
 
 DEMO_TRIALS = 4

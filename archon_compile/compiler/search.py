@@ -23,7 +23,8 @@ from archon_compile.compiler.driver import MAX_ERROR_RATE, CompileError, Search,
 from archon_compile.compiler.objective import Objective
 from archon_compile.compiler.outcome import finish
 from archon_compile.compiler.progress import ProgressBar
-from archon_compile.compiler.result import CompileResult, Timings
+from archon_compile.compiler.report import Timings
+from archon_compile.compiler.result import CompileResult
 from archon_compile.compiler.sampling import default_sampler
 from archon_compile.compiler.space import ArchonSpace
 from archon_compile.evaluation.judge import JudgeRequired, make_judge
