@@ -84,7 +84,7 @@ def _chosen_spec(search: Search, selection: Selection, single: ArchitectureSpec)
     arch = arch_of(search.study.trials[selection.chosen_trial])
     if arch is None:
         raise AssertionError(f"trial {selection.chosen_trial} is complete but has no architecture")
-    return ArchitectureSpec.model_validate(arch.spec)
+    return ArchitectureSpec.from_data(arch.spec, source=f"trial {selection.chosen_trial} of the study")
 
 
 def _counts(

@@ -152,8 +152,8 @@ def _resolve_task(task: str | Task, data: str | None) -> Task:
 
     try:
         return registry.get(task, data)
-    except KeyError as exc:
-        raise CompileError(str(exc.args[0])) from None
+    except registry.TaskError as exc:
+        raise CompileError(str(exc)) from None
 
 
 def _probe(search: Search) -> None:

@@ -30,7 +30,7 @@ import httpx
 from pydantic import BaseModel, Field, ValidationError
 
 from archon_compile.lm import pricing
-from archon_compile.lm.base import LMError, LMRequest, LMResponse
+from archon_compile.lm.base import BackendError, LMError, LMRequest, LMResponse
 from archon_compile.lm.http import POOL
 from archon_compile.lm.providers import SELF_HOSTED, Provider
 from archon_compile.lm.redact import public_url, redact, url_key
@@ -83,7 +83,7 @@ class OpenAICompatClient:
         self.provider = provider or SELF_HOSTED
         base = self.provider.base(api_base)
         if not base:
-            raise ValueError(f"{model}: a self-hosted OpenAI-compatible model needs an api_base")
+            raise BackendError(f"{model}: a self-hosted OpenAI-compatible model needs an api_base")
         url = httpx.URL(base).copy_with(username=None, password=None)
         self.model = model
         self.endpoint = public_url(base).rstrip("/")  # for messages: no userinfo, no query
