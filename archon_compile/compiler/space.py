@@ -154,10 +154,14 @@ class ArchonSpace(BaseModel):
 
     @classmethod
     def for_task(cls, task: Task) -> ArchonSpace:
-        """The default space, plus unit tests executed in the sandbox when the task's answers are code."""
+        """The default space; for code, also unit tests executed in the sandbox and no fuser at all (the
+        paper's code recipe, samples filtered by executed tests, ends with the evaluator)."""
         if not task.answers_are_code:
             return cls()
-        return cls(final_checks=("none", "verifier", "unit_tests", "executed_tests"))
+        return cls(
+            fusion_layers=IntRange(low=0, high=4),
+            final_checks=("none", "verifier", "unit_tests", "executed_tests"),
+        )
 
     def roles_pool(self, pool: Sequence[str]) -> tuple[str, ...]:
         return tuple(self.role_models) if self.role_models else tuple(pool)
@@ -198,7 +202,8 @@ class ArchonSpace(BaseModel):
     def prior(self, ranking: Sequence[str]) -> list[dict[str, Any]]:
         """Paper-informed architectures to try before the sampler's own proposals (ARCHON.md: a fuser
         helps on every benchmark; critic + ranker before the fuser help; "Self-MoA", many samples of the
-        best model fused, is a strong baseline). Each is clamped into this space; the strongest model
+        best model fused, is a strong baseline; for code, samples filtered by executed unit tests come
+        first). Each is clamped into this space; the strongest model
         (by power ranking) allowed in a role fills every role. Returned as trial parameters.
         """
         roles = self.roles_pool(ranking)
@@ -209,7 +214,7 @@ class ArchonSpace(BaseModel):
             (k[-1], self.samples.low, "critic_ranker"),  # the whole pool, critiqued, ranked, fused
             (_nearest(k, 3), _nearest(self.samples.values(), 2), "none"),  # a few top models, a few samples
         ]
-        out: list[dict[str, Any]] = []
+        out: list[dict[str, Any]] = [self.params(c) for c in self._code_recipe(k, best_role)]
         for top_k, samples, selector in shapes:
             choice = Choice(
                 top_k_models=top_k,
@@ -224,6 +229,22 @@ class ArchonSpace(BaseModel):
             if params not in out:
                 out.append(params)
         return out
+
+    def _code_recipe(self, k: Sequence[int], best: str) -> list[Choice]:
+        """The paper's recipe for code, first when this space holds it: a few samples of the best model,
+        filtered by unit tests executed in the sandbox, the top one returned (no fuser)."""
+        if "executed_tests" not in self.final_checks or 0 not in self.fusion_layers.values():
+            return []
+        recipe = Choice(
+            top_k_models=k[0],
+            samples=_nearest(self.samples.values(), 3),
+            fusion_layers=0,
+            fusers_per_layer=self.fusers_per_layer.low,
+            selector="none" if "none" in self.selectors else self.selectors[0],
+            final_check="executed_tests",
+            **{f"{role}_model": best for role in ROLES},
+        )
+        return [recipe]
 
     def params(self, choice: Choice) -> dict[str, Any]:
         """The trial parameters `suggest` would sample to produce `choice` (only the axes it uses)."""

@@ -141,6 +141,23 @@ def test_code_tasks_offer_unit_tests_executed_in_the_sandbox() -> None:
     assert spec.calls_per_query() == 3 + 1 + 1, "executed tests cost no LM call"
 
 
+def test_code_tasks_try_the_papers_code_recipe_first() -> None:
+    from archon_compile.tasks import registry
+
+    space = ArchonSpace.for_task(registry.get("humaneval"))
+    first = space.prior(POOL)[0]
+    assert first["final_check"] == "executed_tests" and first["fusion_layers"] == 0
+    assert first["top_k_models"] == 1 and first["samples"] == 3 and first["unit_test_model"] == "m0"
+    study = optuna.create_study()
+    study.enqueue_trial(first)
+    spec = space.build(space.suggest(study.ask(), POOL), POOL)
+    generator, tests, evaluator = (layer[0] for layer in spec.layers)
+    assert (generator.model, generator.samples) == ("m0", 3)  # type: ignore[union-attr]
+    assert tests.type == "unit_test_generator" and tests.tests == "assertions"  # type: ignore[union-attr]
+    assert evaluator.mode == "sandbox" and evaluator.top_k == 1  # type: ignore[union-attr]
+    assert ArchonSpace.for_task(registry.get("capitals")).prior(POOL)[0]["final_check"] == "none"
+
+
 def test_only_axes_the_architecture_uses_are_sampled() -> None:
     space = ArchonSpace()
     for seed in range(30):
