@@ -41,11 +41,11 @@ from archon_compile.artifact import Artifact, read
 from archon_compile.compiler.space import ROLES, ArchonSpace, TrialChoice
 from archon_compile.lm.local import QWEN
 from archon_compile.program import Program
+from archon_compile.sandbox import run_unit_tests
 from archon_compile.spec import ArchitectureSpec, GeneratorSpec, RankerSpec
 from archon_compile.stats import paired_difference_ci
 from archon_compile.tasks import registry
 from archon_compile.tasks.base import Item
-from archon_compile.tasks.sandbox import run_unit_tests
 
 TASK = registry.get("humaneval")
 RECIPE = "samples+tests"

@@ -8,7 +8,7 @@ from archon_compile.signatures.base import Signature, conversation_text, numbere
 from pydantic import BaseModel
 
 from archon_compile.lm.base import Message
-from archon_compile.runtime.calls import Parsed
+from archon_compile.parsed import Parsed
 from archon_compile.state import Critique as CritiqueValue
 
 _HEADER = re.compile(

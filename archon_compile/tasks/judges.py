@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from archon_compile.lm.base import LMRequest, Message
-from archon_compile.runtime.calls import CallFailed, Parsed
+from archon_compile.parsed import Parsed
+from archon_compile.runtime.calls import CallFailed
 from archon_compile.runtime.trace import Trace, Usage
 from archon_compile.tasks.base import Judge, Score
 
