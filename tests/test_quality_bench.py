@@ -43,7 +43,10 @@ def test_the_recipe_is_exactly_the_compiles_first_trial() -> None:
         == qh.specs(space)[qh.RECIPE]
     )
     specs = qh.specs(space)
-    assert [len(s.layers) for s in specs.values()] == [1, 3, 4, 4]
+    assert [len(s.layers) for s in specs.values()] == [1, 3, 4, 4, 3]
+    first, rest = specs["greedy+samples+tests"].layers[0]
+    assert (first.temperature, first.samples, rest.temperature, rest.samples) == (0.0, 1, 0.7, 2)  # type: ignore[union-attr]
+    assert first == specs["single"].layers[0][0]  # the same request: the single model's answer is reused
     assert specs["samples+tests+ranker"].layers[-1][0].type == "ranker"
     assert specs["samples+tests+fuser"].layers[-1][0].type == "fuser"
 
