@@ -241,10 +241,6 @@ def test_rollouts_count_repeats_within_a_bounded_memory() -> None:
 
 
 def test_the_overhead_benchmark_runs_and_pairs_its_timings() -> None:
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
     import dspy_overhead
 
     direct, through = dspy_overhead.run(queries=2, latency_s=0.0)

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-
-import quality_humaneval as qh  # noqa: E402
+import quality_humaneval as qh
 
 
 def test_wilson_interval_brackets_the_rate() -> None:
