@@ -10,10 +10,10 @@ import pools
 import pytest
 import search_cost
 import search_efficiency as eff
-from archon_compile.signatures.fuse import Fuse
-from archon_compile.signatures.rank import Rank
 
 import archon_compile as ac
+from archon_compile.signatures.fuse import Fuse
+from archon_compile.signatures.rank import Rank
 from archon_compile.state import Critique
 
 TINY = eff.Setup(

@@ -17,10 +17,9 @@ import pytest
 dspy = pytest.importorskip("dspy")
 pytestmark = pytest.mark.usefixtures("dspy_cache_off")
 
-from archon_compile.signatures import CritiqueSignature, Fuse, Rank  # noqa: E402
-
 import archon_compile as ac  # noqa: E402
 from archon_compile.dspy import as_lm, prediction_of  # noqa: E402
+from archon_compile.signatures import CritiqueSignature, Fuse, Rank  # noqa: E402
 from archon_compile.testing import FakeOpenAIServer  # noqa: E402
 
 CAPITALS = {"France": "Paris", "Japan": "Tokyo", "Peru": "Lima", "Kenya": "Nairobi", "Chile": "Santiago"}
