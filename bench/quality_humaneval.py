@@ -39,13 +39,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from archon_compile.signatures.assertions import extract_assertions
-
 from archon_compile.artifact import Artifact, read
 from archon_compile.compiler.space import ROLES, ArchonSpace, TrialChoice
 from archon_compile.lm.local import QWEN
 from archon_compile.program import Program
 from archon_compile.sandbox import run_unit_tests
+from archon_compile.signatures.assertions import extract_assertions
 from archon_compile.spec import ArchitectureSpec, GeneratorSpec, RankerSpec
 from archon_compile.stats import paired_difference_ci
 from archon_compile.tasks import registry

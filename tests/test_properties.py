@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from archon_compile.signatures.critique import MISSING
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +26,7 @@ from archon_compile import signatures
 from archon_compile.components.voter import NORMALISERS, vote_order
 from archon_compile.errors import SpecError
 from archon_compile.lm.base import LMRequest, Message
+from archon_compile.signatures.critique import MISSING
 from archon_compile.spec import ArchitectureSpec
 from archon_compile.testing.strategies import architecture_specs, component
 

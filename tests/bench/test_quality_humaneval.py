@@ -4,19 +4,15 @@ work end to end on a scripted model (the real run needs the embedded model)."""
 from __future__ import annotations
 
 import asyncio
-import sys
 from pathlib import Path
 
 import optuna
+import quality_humaneval as qh
 
 from archon_compile.compiler.space import ArchonSpace
 from archon_compile.lm.local import QWEN
 from archon_compile.lm.scripted import ScriptedLM, last_user_text
 from archon_compile.program import Program
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-
-import quality_humaneval as qh  # noqa: E402
 
 
 def test_wilson_interval_brackets_the_rate() -> None:
