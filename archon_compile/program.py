@@ -321,14 +321,17 @@ async def _run_layer(layer: list[Component[Any]], state: LayerState, ctx: RunCon
 def retarget(spec: ArchitectureSpec, lm: str | None, api_base: str | None) -> ArchitectureSpec:
     """The same architecture with every model (and/or endpoint) replaced."""
     replaced = {k: v for k, v in (("model", lm), ("api_base", api_base)) if v}
-    return spec.with_lms(lambda model, base: replaced)
+    return spec.with_lms(lambda model, base: replaced, "retargeted (lm=, api_base=)")
 
 
 def with_endpoints(spec: ArchitectureSpec, api_bases: Mapping[str, str]) -> ArchitectureSpec:
     """The same architecture with `api_base` set on every component whose model is in `api_bases`."""
     if not api_bases:
         return spec
-    return spec.with_lms(lambda model, base: {"api_base": api_bases[model]} if model in api_bases else {})
+    return spec.with_lms(
+        lambda model, base: {"api_base": api_bases[model]} if model in api_bases else {},
+        "with the api_bases given",
+    )
 
 
 def _make_cache(cache: Cache | str | Path | bool) -> Cache | None:

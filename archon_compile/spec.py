@@ -302,15 +302,18 @@ class ArchitectureSpec(_Base):
                     seen[model] = None
         return list(seen)
 
-    def with_lms(self, change: Callable[[str, str | None], Mapping[str, str]]) -> ArchitectureSpec:
+    def with_lms(
+        self, change: Callable[[str, str | None], Mapping[str, str]], why: str = "with models changed"
+    ) -> ArchitectureSpec:
         """The same architecture, each model-backed component updated with what `change(model, api_base)`
-        returns (`model` and/or `api_base`; empty: unchanged), and checked again."""
+        returns (`model` and/or `api_base`; empty: unchanged), and checked again (a `SpecError` names
+        the spec and `why` it was rewritten)."""
         data = self.model_dump()
         for layer in data["layers"]:
             for comp in layer:
                 if comp.get("model"):
                     comp.update(change(comp["model"], comp.get("api_base")))
-        return ArchitectureSpec.from_data(data, source=f"{self.name} with models or endpoints changed")
+        return ArchitectureSpec.from_data(data, source=f"{self.name} {why}")
 
     # -- I/O ------------------------------------------------------------------------------------
     @classmethod
