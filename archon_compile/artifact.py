@@ -23,12 +23,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from archon_compile.errors import ArchonError
+from archon_compile.errors import ArchonError, SpecError
 from archon_compile.lm.redact import public_url, secret_values
 from archon_compile.plugins import plugins_of
 from archon_compile.registry import PluginInfo, RegistryError, component_class, spec_class
 from archon_compile.signatures.base import SignatureInfo
-from archon_compile.spec import ArchitectureSpec, SpecError, node_id, read_spec_file
+from archon_compile.spec import ArchitectureSpec, node_id, read_spec_file
 
 FORMAT = "archon-compile/artifact"
 SCHEMA_VERSION = 1
@@ -166,8 +166,18 @@ def read(path: str | Path) -> Artifact | ArchitectureSpec:
     _verify_signature(data, path)
     try:
         return Artifact.model_validate(data)
-    except (ValidationError, SpecError) as exc:
+    except ValidationError as exc:
+        raise ArtifactError(f"{path}: not a valid artifact: {_problems(exc)}") from None
+    except SpecError as exc:
         raise ArtifactError(f"{path}: not a valid artifact: {exc}") from None
+
+
+def _problems(exc: ValidationError, shown: int = 3) -> str:
+    """The first problems on one line, each as the field's path and what is wrong with it."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg'].removeprefix('Value error, ')}"
+        for e in exc.errors()[:shown]
+    )
 
 
 def _require_plugins(path: str | Path, plugins: object) -> None:

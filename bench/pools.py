@@ -30,15 +30,15 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from archon_compile.lm.base import LMRequest
+from archon_compile.lm.scripted import ScriptedLM
 from archon_compile.signatures.critique import CritiqueSignature
 from archon_compile.signatures.fuse import Fuse
 from archon_compile.signatures.rank import Rank
 from archon_compile.signatures.unit_tests import EvaluateUnitTests, GenerateUnitTests
 from archon_compile.signatures.verify import Verify, VerifyReasoning
-from pydantic import BaseModel, ConfigDict, Field
-
-from archon_compile.lm.base import LMRequest
-from archon_compile.lm.scripted import ScriptedLM
 from archon_compile.tasks.base import Item, Task
 
 RHO = 0.5

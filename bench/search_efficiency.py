@@ -48,8 +48,9 @@ from archon_compile.compiler import TrialEvent
 from archon_compile.compiler.objective import evaluate
 from archon_compile.compiler.power import rank_models
 from archon_compile.compiler.space import ROLES, TrialChoice, roles_used
+from archon_compile.errors import SpecError
 from archon_compile.runtime.cache import Cache
-from archon_compile.spec import ArchitectureSpec, SpecError
+from archon_compile.spec import ArchitectureSpec
 
 TOLERANCE = 0.01
 TARGET = 0.5

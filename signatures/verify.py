@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 
-from archon_compile.signatures.base import Signature, conversation_text
-from archon_compile.signatures.generate import Response, parse_response
 from pydantic import BaseModel
 
 from archon_compile.lm.base import Message
-from archon_compile.runtime.calls import Parsed
+from archon_compile.parsed import Parsed
+from archon_compile.signatures.base import Signature, conversation_text
+from archon_compile.signatures.generate import Response, parse_response
 from archon_compile.state import Critique
 
 _VERDICT = re.compile(r"\[\s*(correct|incorrect)\s*\]", re.IGNORECASE)

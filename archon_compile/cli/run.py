@@ -36,12 +36,12 @@ def run(
         prog = ac.load(
             program, lm=lm, api_base=api_base, cache=not no_cache, seed=seed, trace_text=show_calls
         )
-    except (ac.SpecError, ac.ArtifactError, ValueError) as exc:
+    except ac.ArchonError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     try:
         pred = prog(query)
-    except (ac.QueryFailed, ValueError) as exc:
+    except ac.ArchonError as exc:
         if show_calls:  # what the calls said before the query failed (the history holds this run's calls)
             typer.echo(prog.format_calls(prog.history()) + "\n", err=True)
         typer.echo(f"error: {exc}", err=True)

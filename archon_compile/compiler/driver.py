@@ -47,12 +47,12 @@ from archon_compile.compiler.sampling import default_pruner
 from archon_compile.compiler.space import ArchonSpace
 from archon_compile.compiler.storage import THIS_WORKER, fail_stale, heartbeat, open_storage, quiet, slot_free
 from archon_compile.compiler.trials import evaluated_twin, finished_curves, spec_hash
-from archon_compile.errors import ArchonError
+from archon_compile.errors import ArchonError, SpecError
 from archon_compile.lm.base import LM
 from archon_compile.program import Program, with_endpoints
 from archon_compile.runtime.cache import Cache
 from archon_compile.runtime.calls import RetryPolicy
-from archon_compile.spec import ArchitectureSpec, SpecError
+from archon_compile.spec import ArchitectureSpec
 from archon_compile.tasks.base import Item, Judge, Task
 
 MAX_CONSECUTIVE_SKIPS = 200

@@ -27,12 +27,12 @@ import optuna
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from archon_compile.compiler.space_layers import Layer, SpaceOption, check_layers, selector_layers
+from archon_compile.errors import SpecError
 from archon_compile.spec import (
     DEFAULT_MAX_FUSER_INPUTS,
     ArchitectureSpec,
     FuserSpec,
     GeneratorSpec,
-    SpecError,
 )
 
 if TYPE_CHECKING:

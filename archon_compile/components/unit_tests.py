@@ -81,6 +81,6 @@ class UnitTestEvaluator(Component[UnitTestEvaluatorSpec]):
     async def _execute(
         self, i: int, c: Candidate, tests: list[str], state: LayerState, ctx: RunContext
     ) -> list[bool]:
-        from archon_compile.tasks.sandbox import run_unit_tests
+        from archon_compile.sandbox import run_unit_tests
 
         return await run_unit_tests(c.text, tests)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from archon_compile import answers
 from archon_compile.components.base import Component, RunContext, keep
+from archon_compile.errors import SpecError
 from archon_compile.signatures.vote import Vote
 from archon_compile.spec import VoterSpec
 from archon_compile.state import LayerState
@@ -66,7 +67,7 @@ class Voter(Component[VoterSpec]):
     def __init__(self, spec: VoterSpec, node_id: str, sample_offset: int = 0) -> None:
         super().__init__(spec, node_id, sample_offset)
         if spec.normaliser not in NORMALISERS:
-            raise ValueError(
+            raise SpecError(
                 f"{node_id}: unknown voter normaliser {spec.normaliser!r}; known: "
                 f"{sorted(NORMALISERS)} (add one with register_normaliser)"
             )

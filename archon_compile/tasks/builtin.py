@@ -14,7 +14,7 @@ from typing import Any
 
 from archon_compile.answers import extract_boxed, extract_math_answer, extract_number
 from archon_compile.lm.base import Message
-from archon_compile.runtime.calls import Parsed
+from archon_compile.parsed import Parsed
 from archon_compile.tasks import judges
 from archon_compile.tasks.base import Item, Judge, Score, Task
 from archon_compile.tasks.data import DataError, HubSource, load_records

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from archon_compile.lm.base import LMRequest, Message
-from archon_compile.runtime.calls import CallFailed, Parsed
+from archon_compile.parsed import Parsed
+from archon_compile.runtime.calls import CallFailed
 from archon_compile.runtime.trace import Trace, Usage
 from archon_compile.tasks.base import Judge, Score
 
@@ -260,13 +261,13 @@ async def both_orders(
             for side, a, b in orders
         )
     )
-    orders = [("program=A", first, 1), ("program=B", second, -1)]
-    value = sum(points(sign * j.value) for _, j, sign in orders if j.value is not None) / 2
+    judged = [("program=A", first, 1), ("program=B", second, -1)]
+    value = sum(points(sign * j.value) for _, j, sign in judged if j.value is not None) / 2
     verdict = "; ".join(
-        f"{name}: [[{labels[j.value]}]]" if j.value is not None else f"{name}: error" for name, j, _ in orders
+        f"{name}: [[{labels[j.value]}]]" if j.value is not None else f"{name}: error" for name, j, _ in judged
     )
-    explanation = "\n\n".join(f"--- {name} ---\n{j.text}" for name, j, _ in orders)
-    errors = [f"{name}: {j.error}" for name, j, _ in orders if j.error]
+    explanation = "\n\n".join(f"--- {name} ---\n{j.text}" for name, j, _ in judged)
+    errors = [f"{name}: {j.error}" for name, j, _ in judged if j.error]
     return Score(
         value=value,
         verdict=verdict,

@@ -13,7 +13,7 @@ from archon_compile.compiler import ArchonSpace, Budget
 from archon_compile.compiler.budget import Spent, estimate_tokens
 from archon_compile.compiler.objective import pareto_should_prune
 from archon_compile.compiler.space import ROLES, TrialChoice, roles_used
-from archon_compile.spec import SpecError
+from archon_compile.errors import SpecError
 
 POOL = ["m0", "m1", "m2"]
 

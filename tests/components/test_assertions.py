@@ -4,12 +4,12 @@ forms small models write (numbering, backticks, prose, code blocks), and the san
 from __future__ import annotations
 
 import pytest
-from archon_compile.signatures.assertions import compiles_to_assertion, extract_assertions
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import archon_compile as ac
 from archon_compile.lm.base import LMRequest
+from archon_compile.signatures.assertions import compiles_to_assertion, extract_assertions
 from archon_compile.spec import ArchitectureSpec
 
 

@@ -17,10 +17,9 @@ import pytest
 dspy = pytest.importorskip("dspy")
 pytestmark = pytest.mark.usefixtures("dspy_cache_off")
 
-from archon_compile.signatures import CritiqueSignature, Fuse, Rank  # noqa: E402
-
 import archon_compile as ac  # noqa: E402
 from archon_compile.dspy import as_lm, prediction_of  # noqa: E402
+from archon_compile.signatures import CritiqueSignature, Fuse, Rank  # noqa: E402
 from archon_compile.testing import FakeOpenAIServer  # noqa: E402
 
 CAPITALS = {"France": "Paris", "Japan": "Tokyo", "Peru": "Lima", "Kenya": "Nairobi", "Chile": "Santiago"}
@@ -241,10 +240,6 @@ def test_rollouts_count_repeats_within_a_bounded_memory() -> None:
 
 
 def test_the_overhead_benchmark_runs_and_pairs_its_timings() -> None:
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
     import dspy_overhead
 
     direct, through = dspy_overhead.run(queries=2, latency_s=0.0)

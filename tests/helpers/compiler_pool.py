@@ -16,12 +16,11 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from archon_compile.lm.base import LMRequest
+from archon_compile.lm.scripted import ScriptedLM
 from archon_compile.signatures.critique import CritiqueSignature
 from archon_compile.signatures.fuse import Fuse
 from archon_compile.signatures.rank import Rank
-
-from archon_compile.lm.base import LMRequest
-from archon_compile.lm.scripted import ScriptedLM
 from archon_compile.tasks.base import Item, Task
 
 MODELS = ["okay", "bad", "good"]
