@@ -53,6 +53,7 @@ import archon_compile as ac
 from archon_compile.compiler import TrialEvent
 from archon_compile.compiler.objective import evaluate
 from archon_compile.compiler.power import rank_models
+from archon_compile.compiler.sampling import default_sampler
 from archon_compile.compiler.space import ROLES, Choice, roles_used
 from archon_compile.runtime.cache import Cache
 from archon_compile.spec import ArchitectureSpec, SpecError
@@ -81,6 +82,7 @@ class Setup(BaseModel):
     dev_items: int = 100
     pool_size: int = 8
     rho: float = RHO
+    local: float = 0.0  # the default sampler's share of local-search proposals (`default_sampler`)
 
     def pool(self) -> SimPool:
         return SimPool(pool_models(self.pool_size), self.rho)
@@ -136,7 +138,9 @@ class Comparison(BaseModel):
         return statistics.median(self.trials("default")) / statistics.median(self.trials("random"))
 
 
-def other_landscape(pool_size: int, rho: float, budget_calls: int, dev_items: int) -> Setup:
+def other_landscape(
+    pool_size: int, rho: float, budget_calls: int, dev_items: int, local: float = 0.0
+) -> Setup:
     """The default space on another pool, budget or dev set; role models missing from a smaller pool give
     way to its strongest model."""
     names = [m.name for m in pool_models(pool_size)]
@@ -148,6 +152,7 @@ def other_landscape(pool_size: int, rho: float, budget_calls: int, dev_items: in
         dev_items=dev_items,
         pool_size=pool_size,
         rho=rho,
+        local=local,
     )
 
 
@@ -289,7 +294,12 @@ def search(setup: Setup, sampler: Sampler, seed: int, max_trials: int, threshold
                 lms=pool.lms(),
                 dev_size=setup.dev_items,
                 heldout_size=0,
-                sampler=optuna.samplers.RandomSampler(seed=seed) if sampler == "random" else None,
+                sampler=(
+                    optuna.samplers.RandomSampler(seed=seed)
+                    if sampler == "random"
+                    else default_sampler(seed, max_trials, setup.local)
+                ),
+                prior=sampler == "default",
                 progress=progress,
             )
         except _Reached as hit:
@@ -335,8 +345,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pool-size", type=int, default=default.pool_size, help="models in the pool")
     parser.add_argument("--rho", type=float, default=default.rho, help="weight of shared item difficulty")
     parser.add_argument("--budget-calls", type=int, default=default.budget_calls, help="LM calls per query")
+    parser.add_argument(
+        "--local", type=float, default=0.0, help="the default sampler's share of local-search proposals"
+    )
     args = parser.parse_args(argv)
-    setup = other_landscape(args.pool_size, args.rho, args.budget_calls, args.dev_items)
+    setup = other_landscape(args.pool_size, args.rho, args.budget_calls, args.dev_items, args.local)
     c = compare(setup, args.seeds, args.max_trials, args.workers)
     land = c.landscape
     print(
