@@ -54,9 +54,10 @@ from archon_compile.compiler import TrialEvent
 from archon_compile.compiler.objective import evaluate
 from archon_compile.compiler.power import rank_models
 from archon_compile.compiler.sampling import default_sampler
-from archon_compile.compiler.space import ROLES, Choice, roles_used
+from archon_compile.compiler.space import ROLES, TrialChoice, roles_used
+from archon_compile.errors import SpecError
 from archon_compile.runtime.cache import Cache
-from archon_compile.spec import ArchitectureSpec, SpecError
+from archon_compile.spec import ArchitectureSpec
 
 TOLERANCE = 0.01
 TARGET = 0.25
@@ -157,7 +158,7 @@ def other_landscape(
 
 
 # -- the exact optimum -----------------------------------------------------------------------------
-def _choices(space: ac.ArchonSpace, pool: Sequence[str]) -> Iterator[tuple[Choice, int]]:
+def _choices(space: ac.ArchonSpace, pool: Sequence[str]) -> Iterator[tuple[TrialChoice, int]]:
     """Every parameter combination that matters, with the number of sampled combinations it stands
     for (unused fuser widths and role models do not change the architecture)."""
     roles = list(space.roles_pool(pool))
@@ -171,7 +172,7 @@ def _choices(space: ac.ArchonSpace, pool: Sequence[str]) -> Iterator[tuple[Choic
     )
     for k, s, depth, selector, check in axes:
         for width in widths if depth >= 2 else widths[:1]:
-            base = Choice(
+            base = TrialChoice(
                 top_k_models=k,
                 samples=s,
                 fusion_layers=depth,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from archon_compile.signatures.base import Signature, numbered, with_system
-from archon_compile.signatures.generate import Response, parse_response
 from pydantic import BaseModel
 
 from archon_compile.lm.base import Message
-from archon_compile.runtime.calls import Parsed
+from archon_compile.parsed import Parsed
+from archon_compile.signatures.base import Signature, numbered, with_system
+from archon_compile.signatures.generate import Response, parse_response
 from archon_compile.state import Critique
 
 

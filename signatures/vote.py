@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from archon_compile.signatures.base import Signature
 from pydantic import BaseModel
 
 from archon_compile.lm.base import Message
+from archon_compile.signatures.base import Signature
 
 
 class VoteInputs(BaseModel):

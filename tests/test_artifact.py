@@ -80,3 +80,19 @@ def test_the_shipped_compiled_artifact_verifies_and_records_its_search():
     search = program.provenance["search"]
     assert search["task"] == "capitals" and search["trials_run"] >= 1
     assert program.spec.models() == ["local"]
+
+
+def test_the_shipped_humaneval_artifact_is_the_papers_code_recipe_and_its_report_the_verdict():
+    from pathlib import Path
+
+    compiled = Path(__file__).resolve().parents[1] / "compiled"
+    program = ac.load(compiled / "humaneval-qwen.json", cache=False)
+    assert program.provenance["search"]["task"] == "humaneval"
+    assert [layer[0].type for layer in program.spec.layers] == [
+        "generator",
+        "unit_test_generator",
+        "unit_test_evaluator",
+    ]
+    report = json.loads((compiled / "humaneval-qwen.report" / "report.json").read_text())
+    assert report["heldout_items"] == 60 and report["dev_items"] == 20
+    assert "the search paid" in (compiled / "humaneval-qwen.report" / "report.md").read_text()

@@ -63,7 +63,7 @@ def serve(
             concurrency=lm_concurrency,
             max_calls_per_query=max_calls_per_query,
         )
-    except (ac.SpecError, ac.ArtifactError, ValueError) as exc:
+    except ac.ArchonError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     options = ServeOptions(

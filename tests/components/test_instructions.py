@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from archon_compile.signatures import CritiqueSignature, Fuse, Verify, VerifyReasoning
 
 import archon_compile as ac
 from archon_compile.artifact import freeze
+from archon_compile.signatures import CritiqueSignature, Fuse, Verify, VerifyReasoning
 
 FORMAT = "Answer in this format:\n[[ ## answer ## ]]\n...\n[[ ## completed ## ]]"
 

@@ -12,11 +12,10 @@ import pytest
 dspy = pytest.importorskip("dspy")
 pytestmark = pytest.mark.usefixtures("dspy_cache_off")
 
-from archon_compile.signatures import ALL, Fuse  # noqa: E402
-
 import archon_compile as ac  # noqa: E402
 from archon_compile.dspy import as_module, as_signature, from_dspy  # noqa: E402
 from archon_compile.lm.base import Message  # noqa: E402
+from archon_compile.signatures import ALL, Fuse  # noqa: E402
 from archon_compile.state import Critique  # noqa: E402
 from archon_compile.testing import FakeOpenAIServer  # noqa: E402
 

@@ -17,10 +17,9 @@ import pytest
 dspy = pytest.importorskip("dspy")
 pytestmark = pytest.mark.usefixtures("dspy_cache_off")
 
-from archon_compile.signatures import CritiqueSignature, Fuse, Rank  # noqa: E402
-
 import archon_compile as ac  # noqa: E402
 from archon_compile.dspy import as_lm, prediction_of  # noqa: E402
+from archon_compile.signatures import CritiqueSignature, Fuse, Rank  # noqa: E402
 from archon_compile.testing import FakeOpenAIServer  # noqa: E402
 
 CAPITALS = {"France": "Paris", "Japan": "Tokyo", "Peru": "Lima", "Kenya": "Nairobi", "Chile": "Santiago"}
@@ -241,10 +240,6 @@ def test_rollouts_count_repeats_within_a_bounded_memory() -> None:
 
 
 def test_the_overhead_benchmark_runs_and_pairs_its_timings() -> None:
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
     import dspy_overhead
 
     direct, through = dspy_overhead.run(queries=2, latency_s=0.0)
@@ -254,15 +249,15 @@ def test_the_overhead_benchmark_runs_and_pairs_its_timings() -> None:
 def test_requests_the_architecture_cannot_take_are_refused_clearly() -> None:
     from dspy import lm15
 
-    from archon_compile.dspy.engine import to_conversation
+    from archon_compile.dspy.engine import lm15_messages
 
     ok = lm15.Request(model="archon/x", system="Be brief.", messages=(lm15.Message.user("Hi"),))
-    assert [(m.role, m.content) for m in to_conversation(ok)] == [("system", "Be brief."), ("user", "Hi")]
+    assert [(m.role, m.content) for m in lm15_messages(ok)] == [("system", "Be brief."), ("user", "Hi")]
     image = lm15.Message.user(
         [lm15.TextPart("What is this?"), lm15.ImagePart(url="https://example.com/a.png")]
     )
     with pytest.raises(lm15.UnsupportedFeatureError, match="text only"):
-        to_conversation(lm15.Request(model="archon/x", messages=(image,)))
+        lm15_messages(lm15.Request(model="archon/x", messages=(image,)))
     tool = lm15.FunctionTool(name="lookup", description="Look up.", parameters={"type": "object"})
     with pytest.raises(lm15.UnsupportedFeatureError, match="no native tools"):
-        to_conversation(lm15.Request(model="archon/x", messages=(lm15.Message.user("Hi"),), tools=(tool,)))
+        lm15_messages(lm15.Request(model="archon/x", messages=(lm15.Message.user("Hi"),), tools=(tool,)))

@@ -8,11 +8,11 @@ import subprocess
 import sys
 
 import pytest
-from archon_compile.signatures.rank import Ranking, RankInputs
 from hypothesis import given, settings
 
 from archon_compile import signatures
 from archon_compile.plugins import Parsed, Signature
+from archon_compile.signatures.rank import Ranking, RankInputs
 from archon_compile.spec import (
     ArchitectureSpec,
     CriticSpec,

@@ -3,23 +3,18 @@ their outputs are well formed and their ratios come from real counts."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import optuna
+import pools
 import pytest
+import search_cost
+import search_efficiency as eff
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
-sys.path.insert(0, str(BENCH))
-
-import pools  # noqa: E402
-import search_cost  # noqa: E402
-import search_efficiency as eff  # noqa: E402
-from archon_compile.signatures.fuse import Fuse  # noqa: E402
-from archon_compile.signatures.rank import Rank  # noqa: E402
-
-import archon_compile as ac  # noqa: E402
-from archon_compile.state import Critique  # noqa: E402
+import archon_compile as ac
+from archon_compile.signatures.fuse import Fuse
+from archon_compile.signatures.rank import Rank
+from archon_compile.state import Critique
 
 TINY = eff.Setup(
     space=ac.ArchonSpace(

@@ -14,7 +14,7 @@ from archon_compile.cli import app
 from archon_compile.importer import ArchonImportError, breakdown, convert, import_file, import_paths
 from tests.helpers.shared import shared_path
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "import-archon.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "import-archon.md"
 
 
 def comp(
