@@ -4,12 +4,13 @@ Item i asks "Q{i}: ..." and its one right answer is "ans-{i}". Every decision be
 function of its inputs through a keyed hash `u(...)` in [0, 1), so an architecture's score on a set of
 items is exact and reproducible, and any call can be replayed.
 
-- Generator: sample s of model m is right iff  RHO * d_i + (1 - RHO) * u(m, i, s) < skill_m, where d_i
+- Generator: sample s of model m is right iff  rho * d_i + (1 - rho) * u(m, i, s) < skill_m, where d_i
   is item i's difficulty, shared by every model, so errors are correlated (hard items defeat most
-  models). A wrong sample says "wrong-{i}-a" (the popular mistake) with probability POPULAR, otherwise
-  "wrong-{i}-b" or "wrong-{i}-c": a majority of wrong samples can outvote the right one.
+  models; `rho`, RHO by default, sets how much). A wrong sample says "wrong-{i}-a" (the popular
+  mistake) with probability POPULAR, otherwise "wrong-{i}-b" or "wrong-{i}-c": a majority of wrong
+  samples can outvote the right one.
 - Belief: what model m thinks of answer c to item i in a judging role: the truth iff
-  RHO * d_i + (1 - RHO) * u(m, role, i, c) < judge_m (hard items are hard to judge too), otherwise
+  rho * d_i + (1 - rho) * u(m, role, i, c) < judge_m (hard items are hard to judge too), otherwise
   the opposite; the same belief whenever m sees c for item i in that role.
 - Critic: one block per candidate; "Weaknesses: probably wrong" when it believes the candidate wrong.
 - Ranker: orders candidates by (believed right, not flagged by a critique, votes for that answer),
@@ -86,6 +87,15 @@ POOL: tuple[SimModel, ...] = (
 """Different strengths per role: the best generator judges poorly, the best judge generates modestly."""
 
 
+def pool_models(n: int) -> tuple[SimModel, ...]:
+    """The first `n` models of POOL; past 8, more models with strengths drawn by `u` (in [0.3, 0.6))."""
+    extra = tuple(
+        SimModel(name=f"sim-{k}", **{a: 0.3 + 0.3 * u(a, k) for a in ("skill", "judge", "fuse")})
+        for k in range(len(POOL) + 1, n + 1)
+    )
+    return (POOL + extra)[:n]
+
+
 def u(*key: object) -> float:
     """A uniform number in [0, 1) determined by `key` (stable across processes, unlike `hash`)."""
     digest = hashlib.blake2b(repr(key).encode(), digest_size=8).digest()
@@ -96,22 +106,22 @@ def right(i: int) -> str:
     return f"ans-{i}"
 
 
-def succeeds(i: int, ability: float, *key: object) -> bool:
+def succeeds(i: int, ability: float, *key: object, rho: float = RHO) -> bool:
     """The shared law of every attempt: item i's difficulty plus the attempt's own luck, against ability."""
-    return RHO * u("difficulty", i) + (1 - RHO) * u(*key) < ability
+    return rho * u("difficulty", i) + (1 - rho) * u(*key) < ability
 
 
-def generate(m: SimModel, i: int, s: int) -> str:
-    if succeeds(i, m.skill, "gen", m.name, i, s):
+def generate(m: SimModel, i: int, s: int, rho: float = RHO) -> str:
+    if succeeds(i, m.skill, "gen", m.name, i, s, rho=rho):
         return right(i)
     if u("mistake", m.name, i, s) < POPULAR:
         return f"wrong-{i}-a"
     return f"wrong-{i}-{'b' if u('which', m.name, i, s) < 0.5 else 'c'}"
 
 
-def believes_right(m: SimModel, role: str, i: int, answer: str) -> bool:
+def believes_right(m: SimModel, role: str, i: int, answer: str, rho: float = RHO) -> bool:
     truth = answer == right(i)
-    return truth if succeeds(i, m.judge, "belief", m.name, role, i, answer) else not truth
+    return truth if succeeds(i, m.judge, "belief", m.name, role, i, answer, rho=rho) else not truth
 
 
 def majority(answers: Sequence[str]) -> str:
@@ -120,10 +130,12 @@ def majority(answers: Sequence[str]) -> str:
 
 
 class SimPool:
-    """The pool's models as ScriptedLMs (`lms()`), and the task they are scored on (`task(n)`)."""
+    """The pool's models as ScriptedLMs (`lms()`), and the task they are scored on (`task(n)`); `rho` is
+    the weight of the items' shared difficulty in every attempt (0: independent errors)."""
 
-    def __init__(self, models: Sequence[SimModel] = POOL) -> None:
+    def __init__(self, models: Sequence[SimModel] = POOL, rho: float = RHO) -> None:
         self.models = {m.name: m for m in models}
+        self.rho = rho
 
     @property
     def names(self) -> list[str]:
@@ -141,23 +153,23 @@ class SimPool:
             return UNKNOWN
         i = int(found.group(1))
         if _CRITIC in text:
-            return _critique(m, i, _candidates(text))
+            return _critique(m, i, _candidates(text), self.rho)
         if _RANKER in text:
-            return _rank(m, i, _candidates(text), _flagged(text))
+            return _rank(m, i, _candidates(text), _flagged(text), self.rho)
         if _FUSER in text:
             return _fuse(m, i, _candidates(text), _flagged(text), request.sample_index)
         if _VERDICT in text:
-            return "[Correct]" if believes_right(m, "verify", i, _single(text)) else "[Incorrect]"
+            return "[Correct]" if believes_right(m, "verify", i, _single(text), self.rho) else "[Incorrect]"
         if _REASONING in text:
             return "The response states a specific answer; checking it against the query."
         if _UT_WRITE in text:
             n = int(re.search(r"Write (\d+) short", text).group(1))  # type: ignore[union-attr]
             return "\n".join(f"{k}. The answer names the right value ({k})." for k in range(1, n + 1))
         if _UT_CHECK in text:
-            verdict = "[Passed]" if believes_right(m, "unit_test", i, _single(text)) else "[Failed]"
+            verdict = "[Passed]" if believes_right(m, "unit_test", i, _single(text), self.rho) else "[Failed]"
             tests = len(_TEST_LINE.findall(text.split("Unit tests:", 1)[-1]))
             return "\n".join(f"{k}. {verdict}" for k in range(1, tests + 1))
-        return generate(m, i, request.sample_index)
+        return generate(m, i, request.sample_index, self.rho)
 
     def task(self, n: int, name: str = "simulated") -> Task:
         """n single-turn items scored by exact match with "ans-{i}"."""
@@ -178,21 +190,21 @@ def _single(text: str) -> str:
     return found.group(1) if found else UNKNOWN
 
 
-def _critique(m: SimModel, i: int, candidates: list[str]) -> str:
+def _critique(m: SimModel, i: int, candidates: list[str], rho: float) -> str:
     blocks = []
     for k, c in enumerate(candidates, 1):
-        ok = believes_right(m, "critic", i, c)
+        ok = believes_right(m, "critic", i, c, rho)
         weakness = "none" if ok else "probably wrong"
         blocks.append(f"[{k}]\nStrengths: {'plausible' if ok else 'none'}\nWeaknesses: {weakness}")
     return "\n\n".join(blocks)
 
 
-def _rank(m: SimModel, i: int, candidates: list[str], flagged: set[int]) -> str:
+def _rank(m: SimModel, i: int, candidates: list[str], flagged: set[int], rho: float) -> str:
     votes = Counter(candidates)
 
     def key(k: int) -> tuple[bool, bool, int]:
         c = candidates[k]
-        return (not believes_right(m, "rank", i, c), k in flagged, -votes[c])
+        return (not believes_right(m, "rank", i, c, rho), k in flagged, -votes[c])
 
     return " > ".join(f"[{k + 1}]" for k in sorted(range(len(candidates)), key=key))
 

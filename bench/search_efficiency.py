@@ -22,8 +22,14 @@ optimum. The search is stopped there (the `progress` callback raises, after the 
 the trial; the trials up to that point are exactly those of an uninterrupted run). A search that
 misses within `--max-trials` counts as `--max-trials`.
 
+Other landscapes: `--pool-size` (models; past 8, more are drawn, see bench/pools.py), `--rho` (how much
+the items' shared difficulty correlates the models' errors), `--budget-calls` (per query) and
+`--dev-items`; the defaults are the landscape above. The trials of each sampler are printed as
+quartiles, not only the mean.
+
     python bench/search_efficiency.py                   # 20 seeds, at most 150 trials each, 2 workers
     python bench/search_efficiency.py --seeds 5 --max-trials 100 --workers 1 --dev-items 20
+    python bench/search_efficiency.py --seeds 40 --pool-size 5 --rho 0.2 --budget-calls 20
 """
 
 from __future__ import annotations
@@ -40,27 +46,29 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 import optuna
-from pools import SimPool
+from pools import RHO, SimPool, pool_models
 from pydantic import BaseModel
 
 import archon_compile as ac
 from archon_compile.compiler import TrialEvent
 from archon_compile.compiler.objective import evaluate
 from archon_compile.compiler.power import rank_models
+from archon_compile.compiler.sampling import default_sampler
 from archon_compile.compiler.space import ROLES, TrialChoice, roles_used
 from archon_compile.errors import SpecError
 from archon_compile.runtime.cache import Cache
 from archon_compile.spec import ArchitectureSpec
 
 TOLERANCE = 0.01
-TARGET = 0.5
+TARGET = 0.25
 Sampler = Literal["default", "random"]
 T = TypeVar("T")
 R = TypeVar("R")
 
 
 class Setup(BaseModel):
-    """What is searched: the space, the per-query call budget and the number of dev items."""
+    """What is searched: the space, the per-query call budget, the number of dev items, and the pool (its
+    size, and the weight of shared item difficulty in its errors)."""
 
     space: ac.ArchonSpace = ac.ArchonSpace(
         top_k_models=(1, 8),
@@ -73,6 +81,12 @@ class Setup(BaseModel):
     )
     budget_calls: int = 30
     dev_items: int = 100
+    pool_size: int = 8
+    rho: float = RHO
+    local: float = 0.0  # the default sampler's share of local-search proposals (`default_sampler`)
+
+    def pool(self) -> SimPool:
+        return SimPool(pool_models(self.pool_size), self.rho)
 
 
 class Landscape(BaseModel):
@@ -125,6 +139,24 @@ class Comparison(BaseModel):
         return statistics.median(self.trials("default")) / statistics.median(self.trials("random"))
 
 
+def other_landscape(
+    pool_size: int, rho: float, budget_calls: int, dev_items: int, local: float = 0.0
+) -> Setup:
+    """The default space on another pool, budget or dev set; role models missing from a smaller pool give
+    way to its strongest model."""
+    names = [m.name for m in pool_models(pool_size)]
+    space = Setup().space
+    roles = tuple(m for m in space.role_models or () if m in names) or (names[0],)
+    return Setup(
+        space=space.model_copy(update={"role_models": roles}),
+        budget_calls=budget_calls,
+        dev_items=dev_items,
+        pool_size=pool_size,
+        rho=rho,
+        local=local,
+    )
+
+
 # -- the exact optimum -----------------------------------------------------------------------------
 def _choices(space: ac.ArchonSpace, pool: Sequence[str]) -> Iterator[tuple[TrialChoice, int]]:
     """Every parameter combination that matters, with the number of sampled combinations it stands
@@ -172,17 +204,17 @@ def _specs(setup: Setup, ranking: Sequence[str]) -> list[tuple[ArchitectureSpec,
     return list(out.values())
 
 
-def _qualities(job: tuple[int, list[ArchitectureSpec]]) -> list[float]:
+def _qualities(job: tuple[Setup, list[ArchitectureSpec]]) -> list[float]:
     """Dev quality of each spec (run in a worker: its own pool, LMs and in-memory cache)."""
-    dev_items, specs = job
-    pool = SimPool()
-    lms, cache, task = pool.lms(), Cache(), pool.task(dev_items)
+    setup, specs = job
+    pool = setup.pool()
+    lms, cache, task = pool.lms(), Cache(), pool.task(setup.dev_items)
     return [evaluate(task, ac.Program(s, lms=lms, cache=cache), task.items(), None).quality for s in specs]
 
 
 def power_ranking(setup: Setup) -> list[str]:
     """The driver's power ranking of the pool on the dev items (same function, same single-model specs)."""
-    pool = SimPool()
+    pool = setup.pool()
     lms, cache, task = pool.lms(), Cache(), pool.task(setup.dev_items)
     ranking = rank_models(
         pool.names,
@@ -206,7 +238,7 @@ def landscape(setup: Setup, workers: int = 2) -> Landscape:
     start = time.perf_counter()
     ranking = power_ranking(setup)
     specs = _specs(setup, ranking)
-    chunks = [(setup.dev_items, [s for s, _ in specs[w::workers]]) for w in range(workers)]
+    chunks = [(setup, [s for s, _ in specs[w::workers]]) for w in range(workers)]
     parts = _map(_qualities, chunks, workers)
     quality = [0.0] * len(specs)
     for w, part in enumerate(parts):
@@ -243,7 +275,7 @@ class _Reached(Exception):
 def search(setup: Setup, sampler: Sampler, seed: int, max_trials: int, threshold: float) -> SearchRun:
     """Trials `compile()` needs with this sampler to complete a trial at or above `threshold`."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    pool = SimPool()
+    pool = setup.pool()
 
     def progress(event: TrialEvent) -> None:
         if event.state == "COMPLETE" and event.dev_quality is not None and event.dev_quality >= threshold:
@@ -263,7 +295,12 @@ def search(setup: Setup, sampler: Sampler, seed: int, max_trials: int, threshold
                 lms=pool.lms(),
                 dev_size=setup.dev_items,
                 heldout_size=0,
-                sampler=optuna.samplers.RandomSampler(seed=seed) if sampler == "random" else None,
+                sampler=(
+                    optuna.samplers.RandomSampler(seed=seed)
+                    if sampler == "random"
+                    else default_sampler(seed, max_trials, setup.local)
+                ),
+                prior=sampler == "default",
                 progress=progress,
             )
         except _Reached as hit:
@@ -304,14 +341,22 @@ def main(argv: list[str] | None = None) -> None:
         "--max-trials", type=int, default=150, help="cap per search; a miss counts as the cap"
     )
     parser.add_argument("--workers", type=int, default=2, help="processes")
-    parser.add_argument("--dev-items", type=int, default=Setup().dev_items, help="items of the task")
+    default = Setup()
+    parser.add_argument("--dev-items", type=int, default=default.dev_items, help="items of the task")
+    parser.add_argument("--pool-size", type=int, default=default.pool_size, help="models in the pool")
+    parser.add_argument("--rho", type=float, default=default.rho, help="weight of shared item difficulty")
+    parser.add_argument("--budget-calls", type=int, default=default.budget_calls, help="LM calls per query")
+    parser.add_argument(
+        "--local", type=float, default=0.0, help="the default sampler's share of local-search proposals"
+    )
     args = parser.parse_args(argv)
-    c = compare(Setup(dev_items=args.dev_items), args.seeds, args.max_trials, args.workers)
+    setup = other_landscape(args.pool_size, args.rho, args.budget_calls, args.dev_items, args.local)
+    c = compare(setup, args.seeds, args.max_trials, args.workers)
     land = c.landscape
     print(
         f"space: {land.architectures} distinct architectures within {land.setup.budget_calls} calls/query; "
         f"power ranking {', '.join(land.ranking)}; exact optimum dev quality {land.optimum:.3f} on "
-        f"{land.setup.dev_items} items "
+        f"{land.setup.dev_items} items, {land.setup.pool_size} models, rho {land.setup.rho} "
         f"({land.seconds:.0f} s to enumerate)"
     )
     print(f"  within 1% (>= {land.threshold:.3f}): {land.near_share:.2%} of the counted random trials; e.g.")
@@ -323,10 +368,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     for sampler in ("default", "random"):
         t = c.trials(sampler)  # type: ignore[arg-type]
+        q1, q2, q3 = statistics.quantiles(t, n=4) if len(t) > 1 else (t[0],) * 3
         print(
-            f"  {sampler:8s} mean {statistics.fmean(t):6.1f}  median {statistics.median(t):6.1f}  "
-            f"misses {c.misses(sampler)}  all {t}"
-        )  # type: ignore[arg-type]
+            f"  {sampler:8s} mean {statistics.fmean(t):6.1f}  quartiles {q1:5.1f} / {q2:5.1f} / {q3:5.1f}  "
+            f"misses {c.misses(sampler)}  all {t}"  # type: ignore[arg-type]
+        )
     print(
         f"  random search expected from the landscape (geometric, capped): "
         f"{land.random_expected(c.max_trials):.1f}"

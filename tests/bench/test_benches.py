@@ -101,3 +101,17 @@ def test_efficiency_counts_match_an_uninterrupted_search(tmp_path: Path) -> None
         if t.state == "COMPLETE" and (t.dev_quality or 0.0) >= land.threshold
     )
     assert first == run.trials
+
+
+def test_other_landscapes_keep_the_space_within_the_pool() -> None:
+    small = eff.other_landscape(pool_size=3, rho=0.0, budget_calls=12, dev_items=10)
+    assert small.pool().names == ["sim-1", "sim-2", "sim-3"]
+    assert small.space.role_models == ("sim-2",)  # sim-4 is not in a pool of 3
+    assert (small.budget_calls, small.dev_items, small.pool().rho) == (12, 10, 0.0)
+    large = eff.other_landscape(pool_size=11, rho=0.5, budget_calls=30, dev_items=100)
+    names = large.pool().names
+    assert names[:8] == [m.name for m in pools.POOL] and len(set(names)) == 11
+    assert eff.other_landscape(8, pools.RHO, 30, 100) == eff.Setup()  # the defaults are the old landscape
+    independent = [pools.generate(pools.POOL[0], i, 0, rho=0.0) == pools.right(i) for i in range(200)]
+    shared = [pools.generate(pools.POOL[0], i, 0) == pools.right(i) for i in range(200)]
+    assert independent != shared  # rho changes which items a model gets right
