@@ -93,22 +93,30 @@ def humaneval_program(problem: HumanEvalProblem, answer: str) -> str:
     return "\n".join([*imports, "", code, "", problem.test, "", f"check({problem.entry_point})", ""])
 
 
-class HumanEvalPass:
-    """Pass@1 of HumanEval: 1 when the problem's own tests pass on the answer, else 0."""
+class ProgramPass:
+    """Pass@1 of a task whose tests run with the answer as one program (HumanEval, MBPP): 1 when that
+    program exits 0 in the sandbox, else 0. Subclasses say how the program is built."""
 
     name = "pass@1"
 
     def __init__(self, limits: SandboxLimits | None = None) -> None:
         self.limits = limits or SandboxLimits(timeout_s=10.0, cpu_s=10)
 
+    def program(self, item: Item, answer: str) -> str:
+        raise NotImplementedError
+
     async def score(self, item: Item, answers: list[str], judge: Judge | None) -> Score:
-        problem = HumanEvalProblem.model_validate(item.reference)
-        result = await arun_python(
-            humaneval_program(problem, answers[-1] if answers else ""), "", self.limits
-        )
+        result = await arun_python(self.program(item, answers[-1] if answers else ""), "", self.limits)
         if result.ok:
             return Score(value=1.0, verdict="passed")
         return Score(value=0.0, verdict="failed", explanation=failure_line(result))
+
+
+class HumanEvalPass(ProgramPass):
+    """Pass@1 of HumanEval: 1 when the problem's own tests pass on the answer, else 0."""
+
+    def program(self, item: Item, answer: str) -> str:
+        return humaneval_program(HumanEvalProblem.model_validate(item.reference), answer)
 
 
 def same_output(actual: str, expected: str) -> bool:

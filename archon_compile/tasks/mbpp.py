@@ -13,9 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from archon_compile.sandbox import SandboxLimits, arun_python, extract_code
-from archon_compile.tasks.base import Item, Judge, Score, Task
-from archon_compile.tasks.code import failure_line
+from archon_compile.sandbox import extract_code
+from archon_compile.tasks.base import Item, Task
+from archon_compile.tasks.code import ProgramPass
 from archon_compile.tasks.data import DataError, HubSource, load_records
 from archon_compile.tasks.registry import register
 
@@ -37,20 +37,11 @@ def mbpp_program(problem: MbppProblem, answer: str) -> str:
     return "\n".join([*problem.test_imports, "", extract_code(answer), "", *problem.tests, ""])
 
 
-class MbppPass:
+class MbppPass(ProgramPass):
     """Pass@1 of MBPP: 1 when every assertion of the problem holds on the answer, else 0."""
 
-    name = "pass@1"
-
-    def __init__(self, limits: SandboxLimits | None = None) -> None:
-        self.limits = limits or SandboxLimits(timeout_s=10.0, cpu_s=10)
-
-    async def score(self, item: Item, answers: list[str], judge: Judge | None) -> Score:
-        problem = MbppProblem.model_validate(item.reference)
-        result = await arun_python(mbpp_program(problem, answers[-1] if answers else ""), "", self.limits)
-        if result.ok:
-            return Score(value=1.0, verdict="passed", explanation=f"all {len(problem.tests)} tests passed")
-        return Score(value=0.0, verdict="failed", explanation=failure_line(result))
+    def program(self, item: Item, answer: str) -> str:
+        return mbpp_program(MbppProblem.model_validate(item.reference), answer)
 
 
 def mbpp_item(record: dict[str, Any], index: int) -> Item:
