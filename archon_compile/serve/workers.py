@@ -20,6 +20,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from dataclasses import dataclass, replace
 from multiprocessing.connection import wait
 from multiprocessing.context import SpawnContext, SpawnProcess
@@ -96,8 +97,7 @@ def _supervise(ctx: SpawnContext, config: WorkerConfig, running: list[_Worker], 
         if wake in fired:
             wake.recv(64)
             return 0
-        for sentinel in fired:
-            i = by_sentinel[sentinel]  # type: ignore[index]
+        for i in (by_sentinel[s] for s in fired if isinstance(s, int)):
             dead = running[i]
             dead.process.join()
             if not dead.ready.is_set():
@@ -116,12 +116,14 @@ def _stop(running: list[_Worker], wake: socket.socket, grace_s: float) -> None:
         if w.process.is_alive():
             w.process.terminate()
     pending = {w.process.sentinel: w.process for w in running if w.process.is_alive()}
+    deadline = time.monotonic() + grace_s
     while pending:
-        fired = wait([wake, *pending], timeout=grace_s)
+        fired = wait([wake, *pending], timeout=max(0.0, deadline - time.monotonic()))
         if not fired or wake in fired:
             break
         for sentinel in fired:
-            pending.pop(sentinel).join()  # type: ignore[call-overload]
+            if isinstance(sentinel, int):
+                pending.pop(sentinel).join()
     for process in pending.values():
         process.kill()
     for w in running:

@@ -150,3 +150,13 @@ def test_a_taken_port_is_one_error_line():
         )
     assert done.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_load_bench_compares_worker_counts_in_one_run():
+    """bench/serve_load.py --workers 1,2 at a tiny size: every answer right, once, from each server."""
+    bench = Path(__file__).resolve().parents[2] / "bench" / "serve_load.py"
+    cmd = [sys.executable, str(bench), "--requests", "12", "--clients", "4", "--latency", "0.01"]
+    done = subprocess.run([*cmd, "--workers", "1,2"], capture_output=True, text=True, timeout=280)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("12 correct, 0 wrong answers, 0 errors {}, 0 not sent") == 2
+    assert "--- serve --workers 2" in done.stdout and "2 workers" in done.stdout.splitlines()[-1]
