@@ -26,18 +26,28 @@ if TYPE_CHECKING:
         compile,
     )
     from archon_compile.components import QueryFailed, register_normaliser
-    from archon_compile.errors import ArchonError
+    from archon_compile.errors import ArchonError, SpecError
     from archon_compile.evaluation import EvalReport, evaluate
-    from archon_compile.lm.base import LM, LMError, LMRequest, LMResponse, Message
+    from archon_compile.evaluation.judge import JudgeRequired
+    from archon_compile.evaluation.log import ResultsFileError
+    from archon_compile.importer import ArchonImportError
+    from archon_compile.lm.base import LM, BackendError, LMError, LMRequest, LMResponse, Message
+    from archon_compile.lm.gguf_parts import ModelAssemblyError
+    from archon_compile.lm.local import LocalModelUnavailable
     from archon_compile.lm.scripted import ScriptedLM
     from archon_compile.plugins import register_component
+    from archon_compile.probe import EndpointError
     from archon_compile.program import BadQuery, CallCapExceeded, Prediction, Program
+    from archon_compile.registry import RegistryError
     from archon_compile.rules import ConstructionError
     from archon_compile.runtime.cache import Cache
-    from archon_compile.runtime.calls import RetryPolicy
+    from archon_compile.runtime.calls import CallFailed, RetryPolicy
     from archon_compile.runtime.trace import CallRecord, Usage
-    from archon_compile.spec import ArchitectureSpec, SpecError
+    from archon_compile.sandbox import SandboxUnavailable
+    from archon_compile.spec import ArchitectureSpec
     from archon_compile.tasks.base import Item, Task
+    from archon_compile.tasks.data import DataError, DatasetUnavailable
+    from archon_compile.tasks.registry import TaskError
 
 # Every public name is imported on first use (PEP 562): `archon-compile --help` and an app that only runs
 # an artifact should not pay for the compiler (Optuna), the tasks, or pydantic models they never touch.
@@ -49,18 +59,30 @@ _EXPORTS = {
         "archon_compile.compiler",
     ),
     **dict.fromkeys(("QueryFailed", "register_normaliser"), "archon_compile.components"),
-    "ArchonError": "archon_compile.errors",
+    **dict.fromkeys(("ArchonError", "SpecError"), "archon_compile.errors"),
     **dict.fromkeys(("EvalReport", "evaluate"), "archon_compile.evaluation"),
-    **dict.fromkeys(("LM", "LMError", "LMRequest", "LMResponse", "Message"), "archon_compile.lm.base"),
+    "JudgeRequired": "archon_compile.evaluation.judge",
+    "ResultsFileError": "archon_compile.evaluation.log",
+    "ArchonImportError": "archon_compile.importer",
+    **dict.fromkeys(
+        ("LM", "BackendError", "LMError", "LMRequest", "LMResponse", "Message"), "archon_compile.lm.base"
+    ),
+    "ModelAssemblyError": "archon_compile.lm.gguf_parts",
+    "LocalModelUnavailable": "archon_compile.lm.local",
     "ScriptedLM": "archon_compile.lm.scripted",
     "register_component": "archon_compile.plugins",
+    "EndpointError": "archon_compile.probe",
     **dict.fromkeys(("BadQuery", "CallCapExceeded", "Prediction", "Program"), "archon_compile.program"),
+    "RegistryError": "archon_compile.registry",
     "ConstructionError": "archon_compile.rules",
     "Cache": "archon_compile.runtime.cache",
-    "RetryPolicy": "archon_compile.runtime.calls",
+    **dict.fromkeys(("CallFailed", "RetryPolicy"), "archon_compile.runtime.calls"),
     **dict.fromkeys(("CallRecord", "Usage"), "archon_compile.runtime.trace"),
-    **dict.fromkeys(("ArchitectureSpec", "SpecError"), "archon_compile.spec"),
+    "SandboxUnavailable": "archon_compile.sandbox",
+    "ArchitectureSpec": "archon_compile.spec",
     **dict.fromkeys(("Item", "Task"), "archon_compile.tasks.base"),
+    **dict.fromkeys(("DataError", "DatasetUnavailable"), "archon_compile.tasks.data"),
+    "TaskError": "archon_compile.tasks.registry",
 }
 
 
@@ -91,7 +113,7 @@ def _locate(path: str | Path) -> Path:
         for candidate in (folder / p.name, folder / f"{p.name}.json", folder / f"{p.name}.yaml"):
             if candidate.exists():
                 return candidate
-    from archon_compile.spec import SpecError
+    from archon_compile.errors import SpecError
 
     raise SpecError(
         f"{path}: no such file, and no reference program of that name (see `archon-compile programs`)"
@@ -125,32 +147,45 @@ __all__ = [
     "LM",
     "ArchitectureSpec",
     "ArchonError",
+    "ArchonImportError",
     "ArchonSpace",
     "Artifact",
     "ArtifactError",
+    "BackendError",
     "BadQuery",
     "Budget",
     "Cache",
     "CallCapExceeded",
+    "CallFailed",
     "CallRecord",
     "CompileError",
     "CompileResult",
     "ConstructionError",
+    "DataError",
+    "DatasetUnavailable",
+    "EndpointError",
     "EvalReport",
+    "Item",
+    "JudgeRequired",
     "LMError",
     "LMRequest",
     "LMResponse",
-    "Item",
+    "LocalModelUnavailable",
     "Message",
+    "ModelAssemblyError",
     "Objective",
     "Prediction",
     "Program",
     "QueryFailed",
+    "RegistryError",
+    "ResultsFileError",
     "RetryPolicy",
+    "SandboxUnavailable",
     "ScriptedLM",
     "SpaceOption",
     "SpecError",
     "Task",
+    "TaskError",
     "Usage",
     "compile",
     "evaluate",

@@ -23,12 +23,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from archon_compile.errors import ArchonError
+from archon_compile.errors import ArchonError, SpecError
 from archon_compile.lm.redact import public_url, secret_values
 from archon_compile.plugins import plugins_of
 from archon_compile.registry import PluginInfo, RegistryError, component_class, spec_class
 from archon_compile.signatures.base import SignatureInfo
-from archon_compile.spec import ArchitectureSpec, SpecError, read_spec_file
+from archon_compile.spec import ArchitectureSpec, node_id, read_spec_file
 
 FORMAT = "archon-compile/artifact"
 SCHEMA_VERSION = 1
@@ -85,7 +85,7 @@ def freeze(spec: ArchitectureSpec, search: dict[str, Any] | None = None) -> Arti
     spec = _without_credentials(spec)
     nodes = [
         NodeInfo(
-            id=f"L{li}.C{ci}",
+            id=node_id(li, ci),
             type=c.type,
             model=getattr(c, "model", None),
             signatures=[s.info() for s in component_class(c.type).node_signatures(c)],
@@ -166,8 +166,18 @@ def read(path: str | Path) -> Artifact | ArchitectureSpec:
     _verify_signature(data, path)
     try:
         return Artifact.model_validate(data)
-    except (ValidationError, SpecError) as exc:
+    except ValidationError as exc:
+        raise ArtifactError(f"{path}: not a valid artifact: {_problems(exc)}") from None
+    except SpecError as exc:
         raise ArtifactError(f"{path}: not a valid artifact: {exc}") from None
+
+
+def _problems(exc: ValidationError, shown: int = 3) -> str:
+    """The first problems on one line, each as the field's path and what is wrong with it."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg'].removeprefix('Value error, ')}"
+        for e in exc.errors()[:shown]
+    )
 
 
 def _require_plugins(path: str | Path, plugins: object) -> None:
@@ -217,12 +227,7 @@ def assert_no_secrets(text: str, where: str) -> None:
 
 def _without_credentials(spec: ArchitectureSpec) -> ArchitectureSpec:
     """Strip user:password@ and query strings from endpoints before they are frozen."""
-    data = spec.model_dump()
-    for layer in data["layers"]:
-        for comp in layer:
-            if comp.get("api_base"):
-                comp["api_base"] = public_url(comp["api_base"])
-    return ArchitectureSpec.model_validate(data)
+    return spec.with_lms(lambda model, base: {"api_base": public_url(base)} if base else {})
 
 
 def _versions() -> dict[str, str]:

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from archon_compile.contract import ComponentSpecBase
-from archon_compile.errors import ArchonError
+from archon_compile.errors import ArchonError, SpecError
 from archon_compile.files import UnreadableFile, parse_json, read_text
 from archon_compile.registry import spec_class, type_name
 from archon_compile.spec import (
@@ -30,7 +30,6 @@ from archon_compile.spec import (
     FuserSpec,
     GeneratorSpec,
     RankerSpec,
-    SpecError,
     UnitTestEvaluatorSpec,
     UnitTestGeneratorSpec,
     VerifierSpec,

@@ -28,8 +28,9 @@ from archon_compile.components.base import (
 )
 from archon_compile.contract import ComponentSpecBase, Flow, TokenEstimate
 from archon_compile.lm.base import Message
+from archon_compile.parsed import Parsed
 from archon_compile.registry import ENTRY_POINT_GROUP, PluginInfo, RegistryError
-from archon_compile.runtime.calls import CallFailed, Parsed
+from archon_compile.runtime.calls import CallFailed
 from archon_compile.signatures.base import Signature, conversation_text, numbered
 from archon_compile.spec import CritiquesOption, LMParams
 from archon_compile.state import Candidate, Critique, LayerState

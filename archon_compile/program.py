@@ -13,7 +13,7 @@ from functools import wraps
 from pathlib import Path
 from typing import Any, ParamSpec, TextIO, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from archon_compile.components import Component, QueryFailed, RunContext
 from archon_compile.errors import ArchonError
@@ -27,7 +27,7 @@ from archon_compile.runtime.calls import RetryPolicy, Runtime
 from archon_compile.runtime.history import DEFAULT_SIZE, CallHistory, format_by_component, format_call
 from archon_compile.runtime.stream import AnswerStream, StreamBroken
 from archon_compile.runtime.trace import CallRecord, Trace, Usage
-from archon_compile.spec import ArchitectureSpec
+from archon_compile.spec import ArchitectureSpec, node_id
 from archon_compile.state import Candidate, LayerState
 
 T = TypeVar("T")
@@ -63,7 +63,7 @@ def to_conversation(query: Query) -> tuple[Message, ...]:
     if isinstance(query, str):
         msgs: tuple[Message, ...] = (Message(role="user", content=query),)
     else:
-        msgs = tuple(m if isinstance(m, Message) else Message.model_validate(m) for m in query)
+        msgs = tuple(_message(i, m) for i, m in enumerate(query))
     if not msgs or msgs[-1].role != "user":
         raise BadQuery("a conversation must end with a user message")
     for i, msg in enumerate(msgs):
@@ -75,6 +75,16 @@ def to_conversation(query: Query) -> tuple[Message, ...]:
                 "send UTF-8 text"
             ) from None
     return msgs
+
+
+def _message(index: int, message: Message | Mapping[str, str]) -> Message:
+    try:
+        return message if isinstance(message, Message) else Message.model_validate(message)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        where = ".".join(str(p) for p in problem["loc"]) or "message"
+        hint = "a message is {'role': 'system' | 'user' | 'assistant', 'content': text}"
+        raise BadQuery(f"message {index}: {where}: {problem['msg']} ({hint})") from None
 
 
 def check_call_cap(spec: ArchitectureSpec, cap: int) -> None:
@@ -289,7 +299,7 @@ def _build_layer(li: int, layer: Sequence[Any]) -> list[Component[Any]]:
     built = []
     for ci, c in enumerate(layer):
         model = getattr(c, "model", None) or ""
-        built.append(component_class(c.type)(c, f"L{li}.C{ci}", used.get(model, 0)))
+        built.append(component_class(c.type)(c, node_id(li, ci), used.get(model, 0)))
         used[model] = used.get(model, 0) + getattr(c, "samples", 1)
     return built
 
@@ -310,27 +320,15 @@ async def _run_layer(layer: list[Component[Any]], state: LayerState, ctx: RunCon
 
 def retarget(spec: ArchitectureSpec, lm: str | None, api_base: str | None) -> ArchitectureSpec:
     """The same architecture with every model (and/or endpoint) replaced."""
-    data = spec.model_dump()
-    for layer in data["layers"]:
-        for comp in layer:
-            if comp.get("model"):
-                if lm:
-                    comp["model"] = lm
-                if api_base:
-                    comp["api_base"] = api_base
-    return ArchitectureSpec.model_validate(data)
+    replaced = {k: v for k, v in (("model", lm), ("api_base", api_base)) if v}
+    return spec.with_lms(lambda model, base: replaced)
 
 
 def with_endpoints(spec: ArchitectureSpec, api_bases: Mapping[str, str]) -> ArchitectureSpec:
     """The same architecture with `api_base` set on every component whose model is in `api_bases`."""
     if not api_bases:
         return spec
-    data = spec.model_dump()
-    for layer in data["layers"]:
-        for comp in layer:
-            if comp.get("model") in api_bases:
-                comp["api_base"] = api_bases[comp["model"]]
-    return ArchitectureSpec.model_validate(data)
+    return spec.with_lms(lambda model, base: {"api_base": api_bases[model]} if model in api_bases else {})
 
 
 def _make_cache(cache: Cache | str | Path | bool) -> Cache | None:

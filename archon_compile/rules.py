@@ -6,13 +6,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from archon_compile.contract import ComponentSpecBase, Flow, TokenEstimate
-from archon_compile.errors import ArchonError
+from archon_compile.errors import SpecError
 
 Layers = Sequence[Sequence[ComponentSpecBase]]
 
 
-class ConstructionError(ArchonError, ValueError):
-    """An architecture breaks one of ARCHON's construction rules."""
+class ConstructionError(SpecError):
+    """An architecture breaks one of ARCHON's construction rules; the message names the layer, the
+    component and the rule. Raised inside pydantic's validation, it reaches callers (with the spec's
+    source) from `ArchitectureSpec.from_data`, so from `ac.load`, artifacts and the compiler's space."""
 
 
 def _where(layer: int, index: int, comp: ComponentSpecBase) -> str:

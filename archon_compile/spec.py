@@ -8,6 +8,7 @@ component and the rule.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -25,7 +26,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from archon_compile import registry, rules
 from archon_compile.contract import ComponentSpecBase, Flow, TokenEstimate
-from archon_compile.errors import ArchonError
+from archon_compile.errors import SpecError
 from archon_compile.files import UnreadableFile, read_data
 
 DEFAULT_MAX_FUSER_INPUTS = 24
@@ -264,6 +265,11 @@ def _component_spec(value: Any, handler: ValidatorFunctionWrapHandler) -> Compon
 ComponentSpec = Annotated[SerializeAsAny[ComponentSpecBase], WrapValidator(_component_spec)]
 
 
+def node_id(layer: int, index: int) -> str:
+    """The id of the `index`-th component of layer `layer` (`L1.C0`): traces, artifacts and origins."""
+    return f"L{layer}.C{index}"
+
+
 class ArchitectureSpec(_Base):
     """A layered architecture: `layers[i]` is the list of components of layer i."""
 
@@ -296,6 +302,16 @@ class ArchitectureSpec(_Base):
                     seen[model] = None
         return list(seen)
 
+    def with_lms(self, change: Callable[[str, str | None], Mapping[str, str]]) -> ArchitectureSpec:
+        """The same architecture, each model-backed component updated with what `change(model, api_base)`
+        returns (`model` and/or `api_base`; empty: unchanged), and checked again."""
+        data = self.model_dump()
+        for layer in data["layers"]:
+            for comp in layer:
+                if comp.get("model"):
+                    comp.update(change(comp["model"], comp.get("api_base")))
+        return ArchitectureSpec.from_data(data, source=f"{self.name} with models or endpoints changed")
+
     # -- I/O ------------------------------------------------------------------------------------
     @classmethod
     def from_file(cls, path: str | Path) -> ArchitectureSpec:
@@ -306,7 +322,9 @@ class ArchitectureSpec(_Base):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            raise SpecError(f"{source}: invalid architecture spec:\n{_explain(exc)}") from None
+            # pydantic wraps the rules' own error; unwrapped, a caller can tell a broken rule apart
+            kind = rules.ConstructionError if _broken_rule(exc) else SpecError
+            raise kind(f"{source}: invalid architecture spec:\n{_explain(exc)}") from None
         except RecursionError:
             raise SpecError(f"{source}: invalid architecture spec: nested too deeply") from None
 
@@ -314,15 +332,15 @@ class ArchitectureSpec(_Base):
         return self.model_dump_json(indent=2, exclude_defaults=False)
 
 
-class SpecError(ArchonError, ValueError):
-    """A spec file that cannot be read or validated; the message names the file and the field."""
-
-
 def read_spec_file(path: str | Path) -> object:
     try:
         return read_data(path)
     except UnreadableFile as exc:
         raise SpecError(str(exc)) from None
+
+
+def _broken_rule(exc: ValidationError) -> bool:
+    return any(isinstance(e.get("ctx", {}).get("error"), rules.ConstructionError) for e in exc.errors())
 
 
 def _explain(exc: ValidationError) -> str:

@@ -30,7 +30,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from archon_compile.signatures.critique import Critique
+from archon_compile.signatures.critique import CritiqueSignature
 from archon_compile.signatures.fuse import Fuse
 from archon_compile.signatures.rank import Rank
 from archon_compile.signatures.unit_tests import EvaluateUnitTests, GenerateUnitTests
@@ -53,7 +53,7 @@ _SINGLE = re.compile(rf"Response:\n{_ANSWER}")
 _TEST_LINE = re.compile(r"(?m)^\d+\. ")
 
 # Distinctive parts of each component's instructions (taken from the signatures, so they cannot drift).
-_CRITIC = Critique.instructions[:40]
+_CRITIC = CritiqueSignature.instructions[:40]
 _RANKER = Rank.instructions[:40]
 _FUSER = Fuse.instructions[:40]
 _VERDICT = Verify.instructions[:40]

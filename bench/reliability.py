@@ -100,7 +100,7 @@ def mutate(data: Any, rng: random.Random) -> Any:
 
 
 def spec_fuzz(rng: random.Random) -> str:
-    bases = [json.loads((Path(shipped.FOLDER) / f"{n}.json").read_text()) for n in shipped.names()]
+    bases = [json.loads((Path(shipped.FOLDER) / f"{n}.json").read_text()) for n in shipped.spec_names()]
     outcomes = {"loaded": 0, "SpecError": 0}
     for _ in range(SPEC_MUTATIONS):
         data = mutate(json.loads(json.dumps(rng.choice(bases))), rng)
@@ -129,7 +129,7 @@ def corrupt(raw: bytes, rng: random.Random) -> bytes:
 
 
 def file_fuzz(rng: random.Random) -> str:
-    names = shipped.names()
+    names = shipped.spec_names()
     outcomes = {"loaded": 0, "one line naming the file": 0, "the file, then the invalid fields": 0}
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(FILE_CORRUPTIONS):

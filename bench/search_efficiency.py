@@ -47,9 +47,10 @@ import archon_compile as ac
 from archon_compile.compiler import TrialEvent
 from archon_compile.compiler.objective import evaluate
 from archon_compile.compiler.power import rank_models
-from archon_compile.compiler.space import ROLES, Choice, roles_used
+from archon_compile.compiler.space import ROLES, TrialChoice, roles_used
+from archon_compile.errors import SpecError
 from archon_compile.runtime.cache import Cache
-from archon_compile.spec import ArchitectureSpec, SpecError
+from archon_compile.spec import ArchitectureSpec
 
 TOLERANCE = 0.01
 TARGET = 0.5
@@ -125,7 +126,7 @@ class Comparison(BaseModel):
 
 
 # -- the exact optimum -----------------------------------------------------------------------------
-def _choices(space: ac.ArchonSpace, pool: Sequence[str]) -> Iterator[tuple[Choice, int]]:
+def _choices(space: ac.ArchonSpace, pool: Sequence[str]) -> Iterator[tuple[TrialChoice, int]]:
     """Every parameter combination that matters, with the number of sampled combinations it stands
     for (unused fuser widths and role models do not change the architecture)."""
     roles = list(space.roles_pool(pool))
@@ -139,7 +140,7 @@ def _choices(space: ac.ArchonSpace, pool: Sequence[str]) -> Iterator[tuple[Choic
     )
     for k, s, depth, selector, check in axes:
         for width in widths if depth >= 2 else widths[:1]:
-            base = Choice(
+            base = TrialChoice(
                 top_k_models=k,
                 samples=s,
                 fusion_layers=depth,

@@ -8,5 +8,6 @@ from pathlib import Path
 FOLDER = Path(__file__).parent
 
 
-def names() -> list[str]:
+def spec_names() -> list[str]:
+    """The names of the shipped reference specs (`ac.load(name)` finds each)."""
     return sorted(p.stem for p in FOLDER.glob("*.json"))

@@ -6,7 +6,7 @@ on their own and every component shares one base class.
 """
 
 from archon_compile.signatures.base import Signature, SignatureInfo
-from archon_compile.signatures.critique import Critique as CritiqueSignature
+from archon_compile.signatures.critique import CritiqueSignature
 from archon_compile.signatures.fuse import Fuse
 from archon_compile.signatures.generate import Generate
 from archon_compile.signatures.rank import Rank

@@ -36,18 +36,29 @@ def compiles_to_assertion(source: str) -> bool:
 
 
 def _block_statements(body: str) -> list[str]:
-    """The top-level statements of a fenced block that hold an assert (whole block unparseable: lines)."""
+    """The top-level statements of a fenced block that hold an assert (whole block unparseable: lines).
+
+    A definition is never kept whole: run after the candidate, `def test_f(): assert ...` never runs its
+    asserts (a vacuous pass), and `def f(...)` wrapping them would also replace the candidate's own `f`.
+    Its asserts are taken out instead, as is the body of an `if __name__ == "__main__":` guard.
+    """
     try:
         tree = ast.parse(body)
     except Exception:
         return body.splitlines()
     found = []
     for node in tree.body:
+        nodes = [n for n in ast.walk(node) if isinstance(n, ast.Assert)] if _wraps(node) else [node]
         if any(isinstance(n, ast.Assert) for n in ast.walk(node)):
-            segment = ast.get_source_segment(body, node)
-            if segment:
-                found.append(segment)
+            found += [s for s in (ast.get_source_segment(body, n) for n in nodes) if s]
     return found
+
+
+def _wraps(node: ast.stmt) -> bool:
+    """A definition or a `__main__` guard: statements whose asserts do not run as written."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return True
+    return isinstance(node, ast.If) and "__name__" in ast.dump(node.test)
 
 
 def _line_candidates(line: str) -> list[str]:

@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from archon_compile.lm.base import Message
-from archon_compile.runtime.calls import Parsed
+from archon_compile.parsed import Parsed
 
 In = TypeVar("In", bound=BaseModel)
 Out = TypeVar("Out", bound=BaseModel)

@@ -1,4 +1,4 @@
-"""Critique: strengths and weaknesses of every candidate, one block per candidate."""
+"""CritiqueSignature: strengths and weaknesses of every candidate, one block per candidate."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from archon_compile.signatures.base import Signature, conversation_text, numbere
 from pydantic import BaseModel
 
 from archon_compile.lm.base import Message
-from archon_compile.runtime.calls import Parsed
+from archon_compile.parsed import Parsed
 from archon_compile.state import Critique as CritiqueValue
 
 _HEADER = re.compile(
@@ -28,7 +28,7 @@ class Critiques(BaseModel):
     critiques: list[CritiqueValue]
 
 
-class Critique(Signature[CritiqueInputs, Critiques]):
+class CritiqueSignature(Signature[CritiqueInputs, Critiques]):
     """Fallback: a candidate without a block gets a critique saying none was given (never another's)."""
 
     Inputs = CritiqueInputs

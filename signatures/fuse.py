@@ -7,7 +7,7 @@ from archon_compile.signatures.generate import Response, parse_response
 from pydantic import BaseModel
 
 from archon_compile.lm.base import Message
-from archon_compile.runtime.calls import Parsed
+from archon_compile.parsed import Parsed
 from archon_compile.state import Critique
 
 

@@ -6,7 +6,7 @@ from archon_compile.signatures.base import Signature, with_system
 from pydantic import BaseModel
 
 from archon_compile.lm.base import Message
-from archon_compile.runtime.calls import Parsed
+from archon_compile.parsed import Parsed
 
 
 class GenerateInputs(BaseModel):

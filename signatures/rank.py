@@ -8,7 +8,7 @@ from archon_compile.signatures.base import Signature, conversation_text, numbere
 from pydantic import BaseModel, model_validator
 
 from archon_compile.lm.base import Message
-from archon_compile.runtime.calls import Parsed
+from archon_compile.parsed import Parsed
 from archon_compile.state import Critique
 
 _INDEX = re.compile(r"\[\s*(\d{1,4})\s*\]")

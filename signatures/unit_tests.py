@@ -9,7 +9,7 @@ from archon_compile.signatures.base import Signature, conversation_text
 from pydantic import BaseModel
 
 from archon_compile.lm.base import Message
-from archon_compile.runtime.calls import Parsed
+from archon_compile.parsed import Parsed
 
 _ITEM = re.compile(r"^\s*(?:[-*\u2022]|\(?\d{1,3}[.)]|\[\d{1,3}\])\s+(.+?)\s*$")
 _RESULT = re.compile(r"\[\s*(passed|failed)\s*\]", re.IGNORECASE)

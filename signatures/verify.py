@@ -9,7 +9,7 @@ from archon_compile.signatures.generate import Response, parse_response
 from pydantic import BaseModel
 
 from archon_compile.lm.base import Message
-from archon_compile.runtime.calls import Parsed
+from archon_compile.parsed import Parsed
 from archon_compile.state import Critique
 
 _VERDICT = re.compile(r"\[\s*(correct|incorrect)\s*\]", re.IGNORECASE)
@@ -22,7 +22,7 @@ class VerifyInputs(BaseModel):
     reasoning: str = ""
 
 
-class Verdict(BaseModel):
+class Correctness(BaseModel):
     correct: bool | None
 
 
@@ -53,12 +53,12 @@ class VerifyReasoning(Signature[VerifyInputs, Response]):
         return parse_response(text)
 
 
-class Verify(Signature[VerifyInputs, Verdict]):
+class Verify(Signature[VerifyInputs, Correctness]):
     """Parser: the last bracketed verdict wins. Fallback: `correct=None` (unknown), which keeps the
     candidate, since dropping a possibly right answer on a garbled verdict is the worse error."""
 
     Inputs = VerifyInputs
-    Outputs = Verdict
+    Outputs = Correctness
     instructions = (
         "Based on the reasoning, is the response correct? End your answer with [Correct] or [Incorrect]."
     )
@@ -72,12 +72,12 @@ class Verify(Signature[VerifyInputs, Verdict]):
         ]
 
     @classmethod
-    def parse(cls, text: str, inputs: VerifyInputs) -> Parsed[Verdict]:
+    def parse(cls, text: str, inputs: VerifyInputs) -> Parsed[Correctness]:
         return parse_verdict(text)
 
 
-def parse_verdict(text: str) -> Parsed[Verdict]:
+def parse_verdict(text: str) -> Parsed[Correctness]:
     found = _VERDICT.findall(text)
     if not found:
-        return Parsed(Verdict(correct=None), ok=False, note="no [Correct]/[Incorrect] verdict")
-    return Parsed(Verdict(correct=found[-1].lower() == "correct"))
+        return Parsed(Correctness(correct=None), ok=False, note="no [Correct]/[Incorrect] verdict")
+    return Parsed(Correctness(correct=found[-1].lower() == "correct"))

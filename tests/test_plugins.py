@@ -15,7 +15,7 @@ import pytest
 import archon_compile as ac
 from archon_compile import registry
 from archon_compile.compiler.budget import Budget, estimate_tokens
-from archon_compile.compiler.space import ROLES, Choice
+from archon_compile.compiler.space import ROLES, TrialChoice
 from archon_compile.compiler.space_layers import SpaceOption
 from archon_compile.plugins import ComponentSpecBase, RegistryError
 from archon_compile.serve import ServeOptions, ServerThread, create_app
@@ -171,7 +171,7 @@ def plugin_space(**kw: object) -> ac.ArchonSpace:
 def test_the_search_space_offers_a_plugin_as_an_axis_and_as_a_role_option(installed: Path):
     space, pool = plugin_space(), ["m0", "m1", "m2"]
     roles = {f"{r}_model": "m0" for r in ROLES}
-    choice = Choice(
+    choice = TrialChoice(
         top_k_models=2,
         samples=3,
         fusion_layers=1,

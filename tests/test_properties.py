@@ -25,8 +25,9 @@ from hypothesis import strategies as st
 import archon_compile as ac
 from archon_compile import signatures
 from archon_compile.components.voter import NORMALISERS, vote_order
+from archon_compile.errors import SpecError
 from archon_compile.lm.base import LMRequest, Message
-from archon_compile.spec import ArchitectureSpec, SpecError
+from archon_compile.spec import ArchitectureSpec
 from archon_compile.testing.strategies import architecture_specs, component
 
 FIXTURES_OK = [HealthCheck.function_scoped_fixture]  # tmp_path is only written to, never read across examples

@@ -1,9 +1,18 @@
-"""bench/quality_humaneval.py's statistics and summary on synthetic rows (the run itself needs the model)."""
+"""bench/quality_humaneval.py: its architectures are the compile's, and its pipeline, statistics and summary
+work end to end on a scripted model (the real run needs the embedded model)."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
+
+import optuna
+
+from archon_compile.compiler.space import ArchonSpace
+from archon_compile.lm.local import QWEN
+from archon_compile.lm.scripted import ScriptedLM, last_user_text
+from archon_compile.program import Program
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
@@ -18,40 +27,94 @@ def test_wilson_interval_brackets_the_rate() -> None:
 
 def test_paired_difference_and_exact_mcnemar() -> None:
     a = [True] * 8 + [False] * 2
-    b = [False] * 8 + [False] * 2  # 8 wins, 0 losses
+    b = [False] * 10  # 8 wins, 0 losses
     d, lo, hi, p = qh.paired(a, b)
     assert d == 0.8 and lo <= 0.8 <= hi and abs(p - 2 / 2**8) < 1e-12
     assert qh.paired(a, a)[3] == 1.0
 
 
-def test_heldout_and_dev_are_disjoint_and_seeded() -> None:
-    dev, heldout = qh.split(0, 20, 60)
-    assert len(dev) == 20 and len(heldout) == 60
-    assert not {i.id for i in dev} & {i.id for i in heldout}
-    assert [i.id for i in qh.split(0, 20, 60)[1]] == [i.id for i in heldout]
+def test_the_recipe_is_exactly_the_compiles_first_trial() -> None:
+    space = ArchonSpace.for_task(qh.TASK)
+    ranking = [QWEN, "local"]
+    study = optuna.create_study()
+    study.enqueue_trial(space.prior(ranking)[0])
+    assert (
+        space.build(space.suggest(study.ask(), ranking), ranking, name=qh.RECIPE)
+        == qh.specs(space)[qh.RECIPE]
+    )
+    specs = qh.specs(space)
+    assert [len(s.layers) for s in specs.values()] == [1, 3, 4, 4]
+    assert specs["samples+tests+ranker"].layers[-1][0].type == "ranker"
+    assert specs["samples+tests+fuser"].layers[-1][0].type == "fuser"
 
 
-def test_summary_reports_every_architecture_and_the_headroom() -> None:
-    stage = {"seconds": 2.0, "calls": 1, "completion_tokens": 50, "prompt_tokens": 100}
-    rows = [
-        {
-            "id": f"p{i}",
-            "passed": {
-                "single": i % 2 == 0,
-                "samples+tests": True,
-                "samples+tests+fuser": i % 3 == 0,
-                "samples+ranker": False,
-            },
+def _scripted_model() -> ScriptedLM:
+    """Writes HumanEval/0's canonical solution, or a wrong one on the second sample, and three tests."""
+    item = next(i for i in qh.TASK.items() if i.id == "HumanEval/0")
+    right = f"```python\n{item.reference['prompt']}{qh._canonical(item)}\n```"
+    wrong = "```python\ndef has_close_elements(numbers, threshold):\n    return False\n```"
+    tests = (
+        "1. `assert has_close_elements([1.0, 2.8, 3.0], 0.3) == True`\n"
+        "```python\ndef test_it():\n    assert has_close_elements([1.0, 2.0], 0.5) == False\n```"
+    )
+    seen: list[str] = []
+
+    def answer(request: object) -> str:
+        text = last_user_text(request)  # type: ignore[arg-type]
+        if "unit tests" in text:
+            return tests
+        seen.append(text)
+        return wrong if len(seen) == 2 else right
+
+    return ScriptedLM(answer)
+
+
+def test_one_problem_runs_end_to_end_and_records_samples_and_tests(tmp_path: Path) -> None:
+    spec = qh.specs(ArchonSpace.for_task(qh.TASK))[qh.RECIPE]
+    program = Program(spec, lms={QWEN: _scripted_model()}, cache=False, seed=0, trace_text=True)
+    item = next(i for i in qh.TASK.items() if i.id == "HumanEval/0")
+    row = asyncio.run(qh.run_problem(program, item, analyse=True))
+    assert row["passed"] is True and row["error"] is None
+    assert row["calls"] == row["new_calls"] == 4  # 3 samples + the test generator; tests run in the sandbox
+    assert row["samples_passed"] == [True, False, True]
+    assert row["tests"] == [  # code blocks first, then the other lines
+        "assert has_close_elements([1.0, 2.0], 0.5) == False",
+        "assert has_close_elements([1.0, 2.8, 3.0], 0.3) == True",
+    ]
+    assert row["tests_on_canonical"] == [True, True]
+    assert row["samples_pass_all_tests"] == [True, False, True]  # the wrong sample fails the second
+
+
+def _row(i: int, passed: bool, recipe: bool = False) -> dict[str, object]:
+    row: dict[str, object] = {"id": f"p{i}", "passed": passed, "calls": 4, "seconds": 2.0}
+    if recipe:
+        row |= {
             "samples_passed": [i % 2 == 0, True, False],
             "tests": ["assert f() == 1"],
             "tests_on_canonical": [True],
             "samples_pass_all_tests": [True, True, False],
-            "stages": {s: dict(stage) for s in ("greedy", "samples", "tests", "fuser", "ranker")},
         }
-        for i in range(6)
-    ]
-    text = qh.summarize(rows, 3)
-    assert "| single | 0.500 |" in text and "| samples+tests | 1.000 |" in text
-    assert "+0.500" in text and "Pass@3 1.000" in text
+    return row
+
+
+def test_summary_compares_only_problems_every_architecture_finished() -> None:
+    results = {
+        "single": [_row(i, i % 2 == 0) for i in range(8)],
+        qh.RECIPE: [_row(i, True, recipe=True) for i in range(6)],
+    }
+    text = qh.summarize(results)
+    assert "finished by every architecture: 6" in text
+    assert "| single | 0.500 |" in text and "| samples+tests | 1.000 |" in text and "+0.500" in text
+    assert "Pass@3 1.000" in text
     assert "6 executable assertions on 6 of 6 problems; 6 (100%)" in text
     assert "agrees with the hidden tests on 15 of 18 samples" in text
+    assert (
+        "on 6 problems where some samples pass and some fail, 'passes every generated test' told them apart "
+        "on 6; the evaluator, ranking by tests passed, returned a passing sample on 6" in text
+    )
+
+
+def test_a_torn_last_line_is_dropped_and_redone(tmp_path: Path) -> None:
+    path = tmp_path / "single.jsonl"
+    path.write_text('{"id": "p0", "passed": true}\n{"id": "p1", "pas')
+    assert [r["id"] for r in qh.read_rows(path)] == ["p0"]

@@ -95,7 +95,7 @@ def test_yaml_specs_load(tmp_path):
 def test_reference_programs_are_valid():
     from archon_compile import programs
 
-    names = programs.names()
+    names = programs.spec_names()
     assert {"single-model", "moa-lite", "archon-quickstart", "archon-critic-ranker"} <= set(names)
     shapes = {n: ac.load(n, cache=False).spec.candidate_counts() for n in names}
     assert shapes["archon-quickstart"] == [10, 5, 1]

@@ -4,7 +4,8 @@ on the embedded model)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -16,7 +17,8 @@ from archon_compile.cli.options import NoCacheOption
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from archon_compile.compiler.result import CompileResult, Report
+    from archon_compile.compiler.report import Report
+    from archon_compile.compiler.result import CompileResult
     from archon_compile.lm.base import LM
 
 DEMO_TRIALS = 4
@@ -92,19 +94,21 @@ def compile_command(
     mode: Literal["weighted", "pareto"] = "weighted" if objective == "weighted" else "pareto"
     pool = [m.strip() for m in models.split(",") if m.strip()]
     options = {k: v for k, v in {"baseline": baseline, "references": references}.items() if v}
-    try:
+    with _options_checked():
         budget = Budget(
             calls_per_query=budget_calls,
             search_calls=search_calls,
             search_usd=search_usd,
             wall_time_s=wall_time,
         )
+        goal = Objective(mode=mode, lam=lam)
+    try:
         result = compile(
             _build_task(task, data, options),
             pool,
             trials=trials,
             budget=budget,
-            objective=Objective(mode=mode, lam=lam),
+            objective=goal,
             seed=seed,
             storage=storage,
             study=study,
@@ -117,10 +121,32 @@ def compile_command(
             cache=not no_cache,
             progress=not as_json,
         )
-    except (ArchonError, KeyError, ValueError) as exc:
-        typer.echo(f"error: {exc.args[0] if isinstance(exc, KeyError) else exc}", err=True)
+    except ArchonError as exc:
+        typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     _finish(result, out or Path("compiled") / f"{study or task}.json", as_json)
+
+
+_OPTION_OF = {
+    "calls_per_query": "--budget-calls",
+    "search_calls": "--search-calls",
+    "search_usd": "--search-usd",
+    "wall_time_s": "--wall-time",
+    "lam": "--lam",
+}
+
+
+@contextmanager
+def _options_checked() -> Iterator[None]:
+    """Budget and objective values the models refuse, reported as a bad option (usage error, exit 2)."""
+    from pydantic import ValidationError
+
+    try:
+        yield
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        field = str(problem["loc"][0]) if problem["loc"] else ""
+        raise typer.BadParameter(problem["msg"], param_hint=_OPTION_OF.get(field, field)) from None
 
 
 @app.command()
@@ -137,7 +163,7 @@ def demo(
 
     try:
         run_demo(out, trials)
-    except (ArchonError, ValueError, ImportError) as exc:
+    except ArchonError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
 

@@ -74,8 +74,6 @@ def eval_(
     A rerun with the same --out skips the items recorded without an error and runs the others again.
     """
     import archon_compile as ac
-    from archon_compile.probe import EndpointError
-    from archon_compile.tasks.data import DataError
 
     if split not in ("all", "dev", "heldout"):
         _fail(f"--split must be dev, heldout or all, not {split!r}")
@@ -97,8 +95,8 @@ def eval_(
             concurrency=concurrency,
             out=out,
         )
-    except (ac.SpecError, ac.ArtifactError, DataError, EndpointError, KeyError, ValueError) as exc:
-        _fail(str(exc.args[0]) if isinstance(exc, KeyError) else str(exc))
+    except ac.ArchonError as exc:
+        _fail(str(exc))
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
     else:
@@ -127,6 +125,7 @@ def _build_task(name: str, data: str | None, options: dict[str, str]) -> Task:
     """The task; `--baseline`/`--references` go to the judged tasks whose builders take them."""
     from archon_compile.tasks import registry
     from archon_compile.tasks.judged import BUILDERS
+    from archon_compile.tasks.registry import TaskError
 
     if not options:
         return registry.get(name, data)
@@ -135,7 +134,7 @@ def _build_task(name: str, data: str | None, options: dict[str, str]) -> Task:
     wrong = [f"--{k}" for k in options if k not in takes]
     if wrong or builder is None:
         accepted = ", ".join(f"--{t}" for t in sorted(takes)) or "neither"
-        raise ValueError(f"{', '.join(wrong)} does not apply to task {name!r} (it takes: {accepted})")
+        raise TaskError(f"{', '.join(wrong)} does not apply to task {name!r} (it takes: {accepted})")
     return builder(data, **options)
 
 

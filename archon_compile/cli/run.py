@@ -36,12 +36,12 @@ def run(
         prog = ac.load(
             program, lm=lm, api_base=api_base, cache=not no_cache, seed=seed, trace_text=show_calls
         )
-    except (ac.SpecError, ac.ArtifactError, ValueError) as exc:
+    except ac.ArchonError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     try:
         pred = prog(query)
-    except (ac.QueryFailed, ValueError) as exc:
+    except ac.ArchonError as exc:
         if show_calls:  # what the calls said before the query failed (the history holds this run's calls)
             typer.echo(prog.format_calls(prog.history()) + "\n", err=True)
         typer.echo(f"error: {exc}", err=True)
@@ -67,7 +67,7 @@ def programs() -> None:
     from archon_compile import programs as shipped
     from archon_compile.spec import ArchitectureSpec
 
-    for name in shipped.names():
+    for name in shipped.spec_names():
         spec = ArchitectureSpec.from_file(Path(shipped.FOLDER) / f"{name}.json")
         typer.echo(
             f"{name:32} {len(spec.layers)} layers, {spec.calls_per_query():3} calls/query  {spec.description}"

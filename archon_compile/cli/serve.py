@@ -79,7 +79,7 @@ def serve(
     }
     try:
         prog = ac.load(program, **load)
-    except (ac.SpecError, ac.ArtifactError, ValueError) as exc:
+    except ac.ArchonError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     options = ServeOptions(

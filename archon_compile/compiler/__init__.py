@@ -6,7 +6,8 @@ result.save("compiled/capitals.json")   # the artifact, and compiled/capitals.re
 
 from archon_compile.compiler.budget import Budget
 from archon_compile.compiler.objective import Objective
-from archon_compile.compiler.result import CompileResult, Report
+from archon_compile.compiler.report import Report
+from archon_compile.compiler.result import CompileResult
 from archon_compile.compiler.search import CompileError, TrialEvent, compile
 from archon_compile.compiler.space import ArchonSpace, IntRange
 from archon_compile.compiler.space_layers import SpaceOption

@@ -20,17 +20,11 @@ INSTRUCTION_TOKENS = 120
 """Tokens a component's instructions add to a prompt (the longest built-in instruction is ~90 words)."""
 
 
-class Spent(BaseModel):
-    """What the search has sent so far (cache hits are free and not counted)."""
+class Spent(Usage):
+    """What the search has sent so far (cache hits are free: `calls` and `cost_usd` count the paid ones),
+    and the wall time it took."""
 
-    calls: int = 0
-    usd: float = 0.0
     wall_time_s: float = 0.0
-
-    def plus(self, usage: Usage) -> Spent:
-        return Spent(
-            calls=self.calls + usage.calls, usd=self.usd + usage.cost_usd, wall_time_s=self.wall_time_s
-        )
 
 
 class Budget(BaseModel):
@@ -62,8 +56,8 @@ class Budget(BaseModel):
         """Why the search must stop, or None."""
         if self.search_calls is not None and spent.calls >= self.search_calls:
             return f"search budget reached: {spent.calls} LM calls >= {self.search_calls}"
-        if self.search_usd is not None and spent.usd >= self.search_usd:
-            return f"search budget reached: ${spent.usd:.4f} >= ${self.search_usd:.4f}"
+        if self.search_usd is not None and spent.cost_usd >= self.search_usd:
+            return f"search budget reached: ${spent.cost_usd:.4f} >= ${self.search_usd:.4f}"
         if self.wall_time_s is not None and spent.wall_time_s >= self.wall_time_s:
             return f"search budget reached: {spent.wall_time_s:.0f}s of wall time >= {self.wall_time_s:.0f}s"
         return None

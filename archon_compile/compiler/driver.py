@@ -47,12 +47,12 @@ from archon_compile.compiler.sampling import default_pruner
 from archon_compile.compiler.space import ArchonSpace
 from archon_compile.compiler.storage import THIS_WORKER, fail_stale, heartbeat, open_storage, quiet, slot_free
 from archon_compile.compiler.trials import evaluated_twin, finished_curves, spec_hash
-from archon_compile.errors import ArchonError
+from archon_compile.errors import ArchonError, SpecError
 from archon_compile.lm.base import LM
 from archon_compile.program import Program, with_endpoints
 from archon_compile.runtime.cache import Cache
 from archon_compile.runtime.calls import RetryPolicy
-from archon_compile.spec import ArchitectureSpec, SpecError
+from archon_compile.spec import ArchitectureSpec
 from archon_compile.tasks.base import Item, Judge, Task
 
 MAX_CONSECUTIVE_SKIPS = 200
@@ -287,7 +287,7 @@ class Search:
                 )
             self._check_errors(ev)
             now = self.before.model_copy(update={"wall_time_s": time.monotonic() - self.started})
-            self.stop_reason = self.budget.exhausted(now.plus(ev.usage))
+            self.stop_reason = self.budget.exhausted(now + ev.usage)
             return self.stop_reason
 
         try:
@@ -333,9 +333,7 @@ class Search:
             dev_quality=ev.quality,
             dev_items=len(ev.scores),
             dev_curve=ev.curve,
-            calls=ev.usage.calls,
-            cache_hits=ev.usage.cache_hits,
-            usd=ev.usage.cost_usd,
+            usage=ev.usage,
             naive_calls=spec.calls_per_query() * queries,
             scores=ev.scores,
             program_errors=ev.errors,
@@ -350,13 +348,12 @@ class Search:
         return max(1, sum(chars) // (4 * len(chars)))
 
     def spent(self, trials: Sequence[FrozenTrial]) -> Spent:
-        calls, usd = self.ranking.calls, self.ranking.usd
+        total = Spent(calls=self.ranking.calls, cost_usd=self.ranking.usd)
         for t in trials:
             ev = eval_of(t)
             if ev is not None:
-                calls += ev.calls
-                usd += ev.usd
-        return Spent(calls=calls, usd=usd, wall_time_s=time.monotonic() - self.started)
+                total += ev.usage
+        return total.model_copy(update={"wall_time_s": time.monotonic() - self.started})
 
     def _report(self, t: FrozenTrial, others: Sequence[FrozenTrial]) -> None:
         if self.progress is None:

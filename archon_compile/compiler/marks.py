@@ -12,9 +12,10 @@ from typing import Any
 import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
-from pydantic import BaseModel
+from pydantic import BaseModel, model_validator
 
 from archon_compile.compiler.budget import TokenEstimate
+from archon_compile.runtime.trace import Usage
 
 ARCH = "arch"
 EVAL = "eval"
@@ -65,14 +66,22 @@ class EvalAttrs(BaseModel):
     dev_quality: float = 0.0
     dev_items: int = 0
     dev_curve: list[tuple[int, float]] = []
-    calls: int = 0
-    cache_hits: int = 0
-    usd: float = 0.0
+    usage: Usage = Usage()
     naive_calls: int = 0
     scores: list[float | None] = []
     program_errors: int = 0
     judge_errors: int = 0
     first_error: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_counts(cls, data: Any) -> Any:
+        """A study written before `usage` held `calls`, `cache_hits` and `usd` at the top: read on."""
+        if isinstance(data, dict) and "usage" not in data and {"calls", "cache_hits", "usd"} & data.keys():
+            data = dict(data)
+            counts = {"calls": data.pop("calls", 0), "cache_hits": data.pop("cache_hits", 0)}
+            data["usage"] = counts | {"cost_usd": data.pop("usd", 0.0)}
+        return data
 
 
 def arch_of(t: FrozenTrial) -> ArchAttrs | None:

@@ -11,9 +11,10 @@ from archon_compile.compiler.driver import CompileError, Search
 from archon_compile.compiler.marks import MarkKind, arch_of
 from archon_compile.compiler.objective import Evaluation, evaluate
 from archon_compile.compiler.power import single_model_spec
-from archon_compile.compiler.result import CompileResult, Counts, HeldOut, Report, Timings, TrialRow
-from archon_compile.compiler.storage import redact
-from archon_compile.compiler.trials import best, rows
+from archon_compile.compiler.report import Counts, HeldOut, Report, Timings
+from archon_compile.compiler.result import CompileResult
+from archon_compile.compiler.storage import hide_password
+from archon_compile.compiler.trials import TrialRow, best, rows
 from archon_compile.compiler.verdict import Selection, select, verdict
 from archon_compile.spec import ArchitectureSpec
 
@@ -45,7 +46,7 @@ def finish(search: Search, url: str, timings: Timings) -> CompileResult:
         task=search.task.name,
         models=search.models,
         study=search.study.study_name,
-        storage=redact(url),
+        storage=hide_password(url),
         seed=search.seed,
         objective=search.objective.model_dump(mode="json"),
         budget=search.budget.model_dump(mode="json", exclude_none=True),
@@ -83,7 +84,7 @@ def _chosen_spec(search: Search, selection: Selection, single: ArchitectureSpec)
     arch = arch_of(search.study.trials[selection.chosen_trial])
     if arch is None:
         raise AssertionError(f"trial {selection.chosen_trial} is complete but has no architecture")
-    return ArchitectureSpec.model_validate(arch.spec)
+    return ArchitectureSpec.from_data(arch.spec, source=f"trial {selection.chosen_trial} of the study")
 
 
 def _counts(

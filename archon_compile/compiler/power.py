@@ -51,22 +51,15 @@ class PowerRanking(BaseModel):
 
 
 def single_model_spec(model: str, temperature: float, max_tokens: int) -> ArchitectureSpec:
-    return ArchitectureSpec.model_validate(
-        {
-            "name": f"single-{model.replace('/', '-')}",
-            "layers": [
-                [
-                    {
-                        "type": "generator",
-                        "model": model,
-                        "samples": 1,
-                        "temperature": temperature,
-                        "max_tokens": max_tokens,
-                    }
-                ]
-            ],
-        }
-    )
+    generator = {
+        "type": "generator",
+        "model": model,
+        "samples": 1,
+        "temperature": temperature,
+        "max_tokens": max_tokens,
+    }
+    name = f"single-{model.replace('/', '-')}"
+    return ArchitectureSpec.from_data({"name": name, "layers": [[generator]]}, source=name[:200])
 
 
 def rank_models(

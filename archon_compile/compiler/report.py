@@ -1,17 +1,126 @@
-"""The report folder: report.md (readable without the tool), report.json, and two PNG plots drawn with
-matplotlib's Agg backend (no display needed): the optimisation history and quality vs cost with the
-Pareto front."""
+"""The compile report: its typed data (held-out scores, counts, timings, the `Report`) and its folder:
+report.md (readable without the tool), report.json, and two PNG plots drawn with matplotlib's Agg
+backend (no display needed): the optimisation history and quality vs cost with the Pareto front."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
-from archon_compile.compiler.result import HeldOut, Report, TrialRow
+from pydantic import BaseModel, Field
+
+from archon_compile.compiler.power import PowerRanking
+from archon_compile.compiler.trials import TrialRow
+from archon_compile.compiler.verdict import Selection, Verdict
 
 HISTORY_PNG = "history.png"
 PARETO_PNG = "pareto.png"
 TOP_TRIALS = 15
+
+
+class HeldOut(BaseModel):
+    """A program's score on the held-out split, with a bootstrap 95% confidence interval."""
+
+    name: str
+    quality: float
+    ci_low: float
+    ci_high: float
+    items: int
+    calls_per_query: int
+    usd_per_query: float | None = Field(
+        None, description="measured on held-out calls not served by the cache"
+    )
+    program_errors: int = 0
+    judge_errors: int = Field(0, description="held-out items the judge could not score (not in the mean)")
+
+
+class Timings(BaseModel):
+    """Wall-clock seconds of each step of this run (a resumed study's earlier runs are not included)."""
+
+    probe_s: float = 0.0
+    power_ranking_s: float = 0.0
+    search_s: float = 0.0
+    heldout_s: float = 0.0
+
+
+class Counts(BaseModel):
+    """LM calls actually sent vs what the same search would send with no cache and no early stopping."""
+
+    ranking_calls: int = 0
+    search_calls: int = 0
+    heldout_calls: int = 0
+    naive_search_calls: int = 0
+    trials_evaluated: int = 0
+    trials_pruned: int = 0
+    trials_skipped: int = 0
+    trials_failed: int = Field(0, description="trials stopped by the error budget (never a winner)")
+    program_errors: int = Field(0, description="dev items of all trials whose program failed")
+    judge_errors: int = Field(0, description="dev items of all trials the judge could not score")
+
+
+class Report(BaseModel):
+    task: str
+    models: list[str]
+    study: str
+    storage: str
+    seed: int
+    objective: dict[str, Any]
+    budget: dict[str, Any]
+    space: dict[str, Any]
+    space_size: dict[str, int]
+    dev_items: int
+    heldout_items: int
+    power_ranking: PowerRanking
+    best_trial: TrialRow = Field(description="the best trial by the objective (its dev mean)")
+    selection: Selection | None = Field(None, description="how the emitted program was chosen on dev")
+    best_spec: dict[str, Any] = Field(description="the emitted architecture")
+    winner: HeldOut | None
+    best_single: HeldOut | None
+    verdict: Verdict | None = None
+    trials: list[TrialRow]
+    stop_reason: str | None = None
+    counts: Counts
+    timings: Timings = Field(default_factory=Timings)
+
+    @property
+    def chosen_trial(self) -> int | None:
+        """The emitted trial, or None when the best single model is emitted."""
+        return self.selection.chosen_trial if self.selection else self.best_trial.number
+
+    def verdict_sentence(self) -> str:
+        if self.verdict is not None:
+            return self.verdict.sentence()
+        return "Verdict: none (no held-out items were scored by both the winner and the best single model)."
+
+    @property
+    def front(self) -> list[TrialRow]:
+        return sorted((t for t in self.trials if t.on_front), key=lambda t: t.cost or 0.0)
+
+    def summary(self) -> str:
+        lines = [
+            f"best trial #{self.best_trial.number}: dev {self.best_trial.dev_quality:.3f}, "
+            f"{self.best_trial.calls_per_query} calls/query"
+        ]
+        if self.selection is not None:
+            lines.append(f"selection: {self.selection.sentence()}")
+        for h in (self.winner, self.best_single):
+            if h is not None:
+                lines.append(
+                    f"held-out {h.name}: {h.quality:.3f} (95% CI {h.ci_low:.3f}-{h.ci_high:.3f}, n={h.items})"
+                )
+        c = self.counts
+        lines.append(
+            f"LM calls sent by the search {c.search_calls} vs {c.naive_search_calls} naive; "
+            f"{c.trials_evaluated} trials evaluated, {c.trials_pruned} stopped early, "
+            f"{c.trials_skipped} skipped, {c.trials_failed} failed; errors on dev items: "
+            f"{c.program_errors} program, {c.judge_errors} judge"
+        )
+        lines.append(self.verdict_sentence())
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
 
 
 def write_report(report: Report, folder: Path) -> Path:

@@ -23,7 +23,8 @@ from archon_compile.compiler.driver import MAX_ERROR_RATE, CompileError, Search,
 from archon_compile.compiler.objective import Objective
 from archon_compile.compiler.outcome import finish
 from archon_compile.compiler.progress import ProgressBar
-from archon_compile.compiler.result import CompileResult, Timings
+from archon_compile.compiler.report import Timings
+from archon_compile.compiler.result import CompileResult
 from archon_compile.compiler.sampling import default_sampler
 from archon_compile.compiler.space import ArchonSpace
 from archon_compile.evaluation.judge import JudgeRequired, make_judge
@@ -151,8 +152,8 @@ def _resolve_task(task: str | Task, data: str | None) -> Task:
 
     try:
         return registry.get(task, data)
-    except KeyError as exc:
-        raise CompileError(str(exc.args[0])) from None
+    except registry.TaskError as exc:
+        raise CompileError(str(exc)) from None
 
 
 def _probe(search: Search) -> None:

@@ -27,12 +27,12 @@ import optuna
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from archon_compile.compiler.space_layers import Layer, SpaceOption, check_layers, selector_layers
+from archon_compile.errors import SpecError
 from archon_compile.spec import (
     DEFAULT_MAX_FUSER_INPUTS,
     ArchitectureSpec,
     FuserSpec,
     GeneratorSpec,
-    SpecError,
 )
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ class IntRange(BaseModel):
         return list(range(min(self.low, high), high + 1, self.step))
 
 
-class Choice(BaseModel):
+class TrialChoice(BaseModel):
     """One trial's parameters: what a sampled architecture is made of."""
 
     model_config = ConfigDict(frozen=True)
@@ -137,7 +137,12 @@ class ArchonSpace(BaseModel):
         if self.top_k_models.high < 1 or self.samples.low < 1:
             raise ValueError("top_k_models needs high >= 1 and samples needs low >= 1")
         names = [o.name for o in self.options]
-        taken = {*Choice.model_fields, *self.selectors, *self.final_checks, *(f"{r}_model" for r in ROLES)}
+        taken = {
+            *TrialChoice.model_fields,
+            *self.selectors,
+            *self.final_checks,
+            *(f"{r}_model" for r in ROLES),
+        }
         clash = sorted({n for n in names if names.count(n) > 1 or n in taken})
         if clash:
             raise ValueError(f"option names {clash} repeat or clash with the space's own axes and choices")
@@ -148,26 +153,30 @@ class ArchonSpace(BaseModel):
         own = self.selectors if axis == "selector" else self.final_checks
         return [*own, *(o.name for o in self.options if o.axis == axis)]
 
-    def options_used(self, choice: Choice) -> list[SpaceOption]:
+    def options_used(self, choice: TrialChoice) -> list[SpaceOption]:
         on = {choice.selector, choice.final_check, *choice.extras}
         return [o for o in self.options if o.name in on]
 
     @classmethod
     def for_task(cls, task: Task) -> ArchonSpace:
-        """The default space, plus unit tests executed in the sandbox when the task's answers are code."""
+        """The default space; for code, also unit tests executed in the sandbox and no fuser at all (the
+        paper's code recipe, samples filtered by executed tests, ends with the evaluator)."""
         if not task.answers_are_code:
             return cls()
-        return cls(final_checks=("none", "verifier", "unit_tests", "executed_tests"))
+        return cls(
+            fusion_layers=IntRange(low=0, high=4),
+            final_checks=("none", "verifier", "unit_tests", "executed_tests"),
+        )
 
     def roles_pool(self, pool: Sequence[str]) -> tuple[str, ...]:
         return tuple(self.role_models) if self.role_models else tuple(pool)
 
-    def suggest(self, trial: optuna.Trial, pool: Sequence[str]) -> Choice:
+    def suggest(self, trial: optuna.Trial, pool: Sequence[str]) -> TrialChoice:
         """Sample the axes this architecture uses; the others get fixed values `build` ignores."""
         k = self.top_k_models.values(cap=len(pool))
         roles = list(self.roles_pool(pool))
         depth = _suggest(trial, "fusion_layers", self.fusion_layers)
-        base = Choice(
+        base = TrialChoice(
             top_k_models=trial.suggest_int("top_k_models", k[0], k[-1]),
             samples=_suggest(trial, "samples", self.samples),
             fusion_layers=depth,
@@ -198,7 +207,8 @@ class ArchonSpace(BaseModel):
     def prior(self, ranking: Sequence[str]) -> list[dict[str, Any]]:
         """Paper-informed architectures to try before the sampler's own proposals (ARCHON.md: a fuser
         helps on every benchmark; critic + ranker before the fuser help; "Self-MoA", many samples of the
-        best model fused, is a strong baseline). Each is clamped into this space; the strongest model
+        best model fused, is a strong baseline; for code, samples filtered by executed unit tests come
+        first). Each is clamped into this space; the strongest model
         (by power ranking) allowed in a role fills every role. Returned as trial parameters.
         """
         roles = self.roles_pool(ranking)
@@ -209,9 +219,9 @@ class ArchonSpace(BaseModel):
             (k[-1], self.samples.low, "critic_ranker"),  # the whole pool, critiqued, ranked, fused
             (_nearest(k, 3), _nearest(self.samples.values(), 2), "none"),  # a few top models, a few samples
         ]
-        out: list[dict[str, Any]] = []
+        out: list[dict[str, Any]] = [self.params(c) for c in self._code_recipe(k, best_role)]
         for top_k, samples, selector in shapes:
-            choice = Choice(
+            choice = TrialChoice(
                 top_k_models=top_k,
                 samples=samples,
                 fusion_layers=_nearest(self.fusion_layers.values(), 1),
@@ -225,7 +235,23 @@ class ArchonSpace(BaseModel):
                 out.append(params)
         return out
 
-    def params(self, choice: Choice) -> dict[str, Any]:
+    def _code_recipe(self, k: Sequence[int], best: str) -> list[TrialChoice]:
+        """The paper's recipe for code, first when this space holds it: a few samples of the best model,
+        filtered by unit tests executed in the sandbox, the top one returned (no fuser)."""
+        if "executed_tests" not in self.final_checks or 0 not in self.fusion_layers.values():
+            return []
+        recipe = TrialChoice(
+            top_k_models=k[0],
+            samples=_nearest(self.samples.values(), 3),
+            fusion_layers=0,
+            fusers_per_layer=self.fusers_per_layer.low,
+            selector="none" if "none" in self.selectors else self.selectors[0],
+            final_check="executed_tests",
+            **{f"{role}_model": best for role in ROLES},
+        )
+        return [recipe]
+
+    def params(self, choice: TrialChoice) -> dict[str, Any]:
         """The trial parameters `suggest` would sample to produce `choice` (only the axes it uses)."""
         params: dict[str, Any] = choice.model_dump(
             exclude={"extras", "option_models", *(f"{r}_model" for r in ROLES)}
@@ -236,7 +262,7 @@ class ArchonSpace(BaseModel):
         params |= {f"{name}_model": model for name, model in choice.option_models}
         return params | {f"{r}_model": getattr(choice, f"{r}_model") for r in roles_used(choice)}
 
-    def build(self, choice: Choice, ranking: Sequence[str], name: str = "compiled") -> ArchitectureSpec:
+    def build(self, choice: TrialChoice, ranking: Sequence[str], name: str = "compiled") -> ArchitectureSpec:
         """The architecture of `choice`, generators taken from the power ranking (best first).
 
         Raises SpecError (naming the rule) when the combination is not a valid architecture.
@@ -261,19 +287,19 @@ class ArchonSpace(BaseModel):
         layers += [o.layer(models.get(o.name)) for o in self.options if o.name in choice.extras]
         return ArchitectureSpec.from_data({"name": name, "layers": layers}, source=f"architecture {choice}")
 
-    def _models(self, choice: Choice) -> dict[str, str]:
+    def _models(self, choice: TrialChoice) -> dict[str, str]:
         return {r: getattr(choice, f"{r}_model") for r in ROLES} | dict(choice.option_models)
 
     def _option(self, name: str) -> SpaceOption | None:
         return next((o for o in self.options if o.name == name), None)
 
-    def _select(self, choice: Choice, lm: dict[str, Any], top_k: int) -> list[Layer]:
+    def _select(self, choice: TrialChoice, lm: dict[str, Any], top_k: int) -> list[Layer]:
         option = self._option(choice.selector)
         if option is not None:
             return [option.layer(self._models(choice).get(option.name), top_k)]
         return selector_layers(choice.selector, self._models(choice), lm, top_k, self.voter_normaliser)
 
-    def _check(self, choice: Choice, lm: dict[str, Any], critiqued: bool, last: bool) -> list[Layer]:
+    def _check(self, choice: TrialChoice, lm: dict[str, Any], critiqued: bool, last: bool) -> list[Layer]:
         top_k = 1 if last else self.ranker_top_k
         option = self._option(choice.final_check)
         if option is not None:
@@ -311,7 +337,7 @@ def _size(space: ArchonSpace, pool_size: int) -> SpaceSize:
     switches = list(itertools.product(*[[(), (name,)] for name in extras]))
     for k, s, depth, sel, check, on in itertools.product(ks, samples, depths, selectors, checks, switches):
         for width in widths if depth >= 2 else widths[:1]:
-            choice = Choice(
+            choice = TrialChoice(
                 top_k_models=k,
                 samples=s,
                 fusion_layers=depth,
@@ -337,7 +363,7 @@ def _size(space: ArchonSpace, pool_size: int) -> SpaceSize:
     return SpaceSize(pool_size=pool_size, combinations=combinations, valid_architectures=valid)
 
 
-def roles_used(choice: Choice) -> list[str]:
+def roles_used(choice: TrialChoice) -> list[str]:
     """The roles whose model parameter matters for this choice."""
     used = ["fuser"] if choice.fusion_layers else []
     if choice.selector == "critic_ranker":

@@ -74,7 +74,14 @@ def check_layers(
     if check in ("unit_tests", "executed_tests"):
         executed = check == "executed_tests"
         return [
-            [UnitTestGeneratorSpec(model=models["unit_test"], num_tests=num_tests, **lm)],
+            [
+                UnitTestGeneratorSpec(
+                    model=models["unit_test"],
+                    num_tests=num_tests,
+                    tests="assertions" if executed else "auto",
+                    **lm,
+                )
+            ],
             [
                 UnitTestEvaluatorSpec(
                     mode="sandbox" if executed else "lm",

@@ -93,7 +93,7 @@ def _engine_kwargs(url: str) -> dict[str, Any]:
     return {"creator": connect}
 
 
-def redact(url: str) -> str:
+def hide_password(url: str) -> str:
     """A storage URL without its password (it goes into reports and artifacts)."""
     try:
         return make_url(url).render_as_string(hide_password=True)

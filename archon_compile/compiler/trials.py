@@ -1,20 +1,55 @@
-"""The study's trials read back: report rows, the Pareto front, the best trial by the objective, an
-earlier trial of the same architecture, and the finished dev curves the early-stopping rule compares."""
+"""The study's trials read back: report rows (`TrialRow`), the Pareto front, the best trial by the
+objective, an earlier trial of the same architecture, and the finished dev curves the early-stopping rule
+compares."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from collections.abc import Sequence
+from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
+from pydantic import BaseModel, Field
 
-from archon_compile.compiler.marks import DONE, WORKER, MarkKind, arch_of, eval_of, mark_of, note
+from archon_compile.compiler.marks import DONE, WORKER, Mark, MarkKind, arch_of, eval_of, mark_of, note
 from archon_compile.compiler.objective import Objective
-from archon_compile.compiler.result import TrialRow
 from archon_compile.compiler.storage import THIS_WORKER
 from archon_compile.spec import ArchitectureSpec
+
+
+class TrialRow(BaseModel):
+    """One trial as the report shows it. `mark` says why it was skipped, stopped or failed; `note` is
+    that reason (or a rerun's origin) in words."""
+
+    number: int
+    state: str
+    params: dict[str, Any]
+    value: float | None = None
+    dev_quality: float | None = None
+    dev_items: int = 0
+    cost: float | None = None
+    calls_per_query: int | None = None
+    tokens: dict[str, int] | None = Field(None, description="upper bound of input/output tokens per query")
+    calls: int = Field(0, description="LM calls this trial sent (cache hits excluded)")
+    cache_hits: int = 0
+    usd: float = 0.0
+    naive_calls: int = Field(0, description="calls_per_query x queries evaluated: the cost without a cache")
+    program_errors: int = Field(0, description="dev items whose program failed (scored 0)")
+    judge_errors: int = Field(0, description="dev items the judge failed to score (left out of the mean)")
+    scores: list[float | None] = Field(
+        default_factory=list, description="per dev item, in dev order; None: the judge failed"
+    )
+    mark: Mark | None = None
+    note: str | None = None
+    on_front: bool = False
+
+    @property
+    def candidate(self) -> bool:
+        """Evaluated on every dev item and not marked: a possible winner."""
+        return self.state == "COMPLETE" and self.mark is None
+
 
 _SHOWN = (*DONE, TrialState.FAIL)
 
@@ -46,9 +81,9 @@ def _row(t: FrozenTrial, objective: Objective) -> TrialRow:
         cost=arch.cost if arch else None,
         calls_per_query=arch.calls_per_query if arch else None,
         tokens=arch.tokens.model_dump() if arch else None,
-        calls=ev.calls if ev else 0,
-        cache_hits=ev.cache_hits if ev else 0,
-        usd=ev.usd if ev else 0.0,
+        calls=ev.usage.calls if ev else 0,
+        cache_hits=ev.usage.cache_hits if ev else 0,
+        usd=ev.usage.cost_usd if ev else 0.0,
         naive_calls=ev.naive_calls if ev else 0,
         program_errors=ev.program_errors if ev else 0,
         judge_errors=ev.judge_errors if ev else 0,

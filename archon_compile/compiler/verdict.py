@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from archon_compile.compiler.objective import Objective
+from archon_compile.compiler.trials import TrialRow
 from archon_compile.stats import paired_difference_ci
-
-if TYPE_CHECKING:
-    from archon_compile.compiler.result import TrialRow
 
 Outcome = Literal["the search paid", "no significant gain", "worse"]
 Rule = Literal["lcb-rank", "lcb", "mean"]

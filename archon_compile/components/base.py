@@ -6,6 +6,7 @@ import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -110,10 +111,60 @@ class Component(ABC, Generic[S]):
             stream=ctx.stream,
         )
 
+    async def update_each(
+        self,
+        state: LayerState,
+        job: Callable[[int, Candidate], Awaitable[Candidate]],
+        ctx: RunContext,
+        failed: str,
+    ) -> list[Candidate]:
+        """`job` on every candidate at once, in order; a candidate whose job failed is kept unchanged and
+        the trace notes how many failed (`f"{n} {failed}"`)."""
+        done, errors = await gather_surviving([partial(job, i, c) for i, c in enumerate(state.candidates)])
+        if not errors:
+            return done
+        self.note(ctx, f"{len(errors)} {failed}")
+        by_origin = {c.origin: c for c in done}
+        return [by_origin.get(c.origin, c) for c in state.candidates]
+
     def note(self, ctx: RunContext, fallback: str) -> None:
         """Record a fallback that happened without an LM call (e.g. a failed call's consequence)."""
         model = getattr(self.spec, "model", None) or "-"
         ctx.trace.record(CallRecord(component=self.node_id, model=model, fallback=fallback, lm_call=False))
+
+
+class AnswerWriter(Component[S]):
+    """A component whose calls each write one whole answer (a generator's samples, a fuser's fusions)."""
+
+    def writes_answer(self) -> bool:
+        return getattr(self.spec, "samples", 1) == 1
+
+    async def write_answers(
+        self,
+        signature: type[Signature[Any, Any]],
+        inputs: BaseModel,
+        ctx: RunContext,
+        *,
+        fallback: str,
+        none: str,
+    ) -> list[Candidate]:
+        """One candidate per sample of `signature`'s `response`; samples whose call failed or whose
+        answer stayed unusable (`fallback`) are dropped, and none left raises QueryFailed (`none`)."""
+        spec: Any = self.spec
+
+        async def one(sample: int) -> Candidate | None:
+            out = await self.ask(signature, inputs, ctx, sample=sample, fallback=fallback)
+            if not out.ok:
+                return None
+            return Candidate(text=out.value.response, origin=f"{self.node_id}#{sample}", model=spec.model)
+
+        made, errors = await gather_surviving([partial(one, s) for s in self.samples()])
+        written = [c for c in made if c is not None]
+        if not written:
+            raise QueryFailed(
+                f"{self.node_id} ({spec.model}): {none}" + (f"; last error: {errors[-1]}" if errors else "")
+            )
+        return written
 
 
 async def gather_surviving(jobs: Sequence[Callable[[], Awaitable[R]]]) -> tuple[list[R], list[str]]:

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from archon_compile.components.base import Component, RunContext, with_candidates
 from archon_compile.runtime.calls import CallFailed
-from archon_compile.signatures.critique import Critique
+from archon_compile.signatures.critique import CritiqueSignature
 from archon_compile.spec import CriticSpec
 from archon_compile.state import LayerState
 
 
 class Critic(Component[CriticSpec]):
-    signatures = (Critique,)
+    signatures = (CritiqueSignature,)
 
     async def run(self, state: LayerState, ctx: RunContext) -> LayerState:
-        inputs = Critique.Inputs(
+        inputs = CritiqueSignature.Inputs(
             conversation=list(state.conversation), candidates=[c.text for c in state.candidates]
         )
         try:
-            out = await self.ask(Critique, inputs, ctx, fallback="missing critiques marked as not given")
+            out = await self.ask(
+                CritiqueSignature, inputs, ctx, fallback="missing critiques marked as not given"
+            )
         except CallFailed:
             self.note(ctx, "critic call failed; candidates passed on without critiques")
             return state

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import re
-from functools import partial
 
-from archon_compile.components.base import Component, RunContext, gather_surviving, keep, with_candidates
+from archon_compile.components.base import Component, RunContext, keep, with_candidates
 from archon_compile.runtime.calls import CallFailed
 from archon_compile.signatures.unit_tests import EvaluateUnitTests, GenerateAssertions, GenerateUnitTests
 from archon_compile.spec import UnitTestEvaluatorSpec, UnitTestGeneratorSpec
@@ -62,11 +61,9 @@ class UnitTestEvaluator(Component[UnitTestEvaluatorSpec]):
                 }
             )
 
-        scored, errors = await gather_surviving([partial(one, i, c) for i, c in enumerate(state.candidates)])
-        if errors:
-            self.note(ctx, f"{len(errors)} test evaluations failed; those candidates count 0 passed")
-            by_origin = {c.origin: c for c in scored}
-            scored = [by_origin.get(c.origin, c) for c in state.candidates]
+        scored = await self.update_each(
+            state, one, ctx, "test evaluations failed; those candidates count 0 passed"
+        )
         order = sorted(range(len(scored)), key=lambda i: -scored[i].tests_passed)
         return keep(with_candidates(state, scored), order, self.spec.top_k)
 
@@ -84,6 +81,6 @@ class UnitTestEvaluator(Component[UnitTestEvaluatorSpec]):
     async def _execute(
         self, i: int, c: Candidate, tests: list[str], state: LayerState, ctx: RunContext
     ) -> list[bool]:
-        from archon_compile.tasks.sandbox import run_unit_tests
+        from archon_compile.sandbox import run_unit_tests
 
         return await run_unit_tests(c.text, tests)

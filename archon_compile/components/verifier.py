@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from functools import partial
-
-from archon_compile.components.base import Component, RunContext, gather_surviving, with_candidates
+from archon_compile.components.base import Component, RunContext, with_candidates
 from archon_compile.signatures.verify import Verify, VerifyReasoning
 from archon_compile.spec import VerifierSpec
 from archon_compile.state import Candidate, LayerState
@@ -29,12 +27,8 @@ class Verifier(Component[VerifierSpec]):
             )
             return c.model_copy(update={"verified": verdict.value.correct})
 
-        judged, errors = await gather_surviving(
-            [partial(judge, i, c) for i, c in enumerate(state.candidates)]
+        judged = await self.update_each(
+            state, judge, ctx, "verifications failed; those candidates were kept unverified"
         )
-        if errors:
-            self.note(ctx, f"{len(errors)} verifications failed; those candidates were kept unverified")
-            judged_by_origin = {c.origin: c for c in judged}
-            judged = [judged_by_origin.get(c.origin, c) for c in state.candidates]
         passing = [c for c in judged if c.verified is not False]
         return with_candidates(state, passing or judged)

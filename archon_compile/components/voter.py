@@ -1,63 +1,46 @@
 """Voter: model-free self-consistency, usable wherever a Ranker is.
 
 Candidates are grouped by a normalised answer; the groups are ordered by size (ties: first seen), and
-the candidates are kept in that order, cut to top_k. Normalisers are pluggable by name so that a spec
+the candidates are kept in that order, cut to top_k. The built-in normalisers read answers as the task
+metrics score them (`archon_compile/answers.py`): `text` as exact match, `number` as GSM8K, `boxed` as
+MATH's final answer, `choice` as a stated option letter. Others are pluggable by name so that a spec
 stays plain JSON: `register_normaliser("mine", fn)`.
 """
 
 from __future__ import annotations
 
-import re
-import string
 from collections.abc import Callable
 
+from archon_compile import answers
 from archon_compile.components.base import Component, RunContext, keep
+from archon_compile.errors import SpecError
 from archon_compile.signatures.vote import Vote
 from archon_compile.spec import VoterSpec
 from archon_compile.state import LayerState
 
 Normaliser = Callable[[str], str]
-
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
-_CHOICE = re.compile(r"\b([A-J])\b")
-
-
-def _text(s: str) -> str:
-    s = s.lower().translate(str.maketrans("", "", string.punctuation))
-    return " ".join(s.split())
+_LETTERS = "ABCDEFGHIJ"
 
 
 def _number(s: str) -> str:
-    found = _NUMBER.findall(s)
-    if not found:
-        return _text(s)
-    value = found[-1].replace(",", "")
-    return value.rstrip("0").rstrip(".") if "." in value else value
+    value = answers.extract_number(s)
+    return answers.normalise_text(s) if value is None else f"{value:.15g}"
 
 
-def _boxed(s: str) -> str:
-    start = s.rfind("\\boxed{")
-    if start < 0:
-        return _text(s)
-    depth, i, out = 1, start + len("\\boxed{"), []
-    while i < len(s) and depth:
-        ch = s[i]
-        depth += (ch == "{") - (ch == "}")
-        if depth:
-            out.append(ch)
-        i += 1
-    return "".join("".join(out).split())
+def _math(s: str) -> str:
+    stated = answers.extract_math_answer(s)
+    return answers.normalise_text(s) if stated is None else answers.normalise_math(stated)
 
 
 def _choice(s: str) -> str:
-    found = _CHOICE.findall(s.upper())
-    return found[-1] if found else _text(s)
+    letter, _ = answers.stated_letter(s, _LETTERS)
+    return letter or answers.normalise_text(s)
 
 
 NORMALISERS: dict[str, Normaliser] = {
-    "text": _text,
+    "text": answers.answer_text,
     "number": _number,
-    "boxed": _boxed,
+    "boxed": _math,
     "choice": _choice,
     "exact": lambda s: s.strip(),
 }
@@ -84,7 +67,7 @@ class Voter(Component[VoterSpec]):
     def __init__(self, spec: VoterSpec, node_id: str, sample_offset: int = 0) -> None:
         super().__init__(spec, node_id, sample_offset)
         if spec.normaliser not in NORMALISERS:
-            raise ValueError(
+            raise SpecError(
                 f"{node_id}: unknown voter normaliser {spec.normaliser!r}; known: "
                 f"{sorted(NORMALISERS)} (add one with register_normaliser)"
             )

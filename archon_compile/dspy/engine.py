@@ -30,7 +30,7 @@ _ROLES: dict[str, Role] = {
 }
 
 
-def to_conversation(request: lm15.Request) -> list[Message]:
+def lm15_messages(request: lm15.Request) -> list[Message]:
     """The request as this project's conversation: system prompt first, then the turns, text only."""
     if request.tools:
         raise lm15.UnsupportedFeatureError(
@@ -121,7 +121,7 @@ class ArchitectureEngine:
         self.rollouts = rollouts
 
     def complete(self, request: lm15.Request) -> lm15.Response:
-        conversation = to_conversation(request)
+        conversation = lm15_messages(request)
         try:
             pred = self.rollouts.program_for(conversation)(conversation)
         except QueryFailed as exc:
@@ -131,7 +131,7 @@ class ArchitectureEngine:
 
     def stream(self, request: lm15.Request) -> Iterator[lm15.StreamEvent]:
         """The final answer's text as the last component writes it (`Program.stream`)."""
-        conversation = to_conversation(request)
+        conversation = lm15_messages(request)
         items = self.rollouts.program_for(conversation).stream(conversation)
         yield lm15.StreamStartEvent(model=request.model)
         try:
@@ -154,7 +154,7 @@ class AsyncArchitectureEngine:
         self.rollouts = rollouts
 
     async def complete(self, request: lm15.Request) -> lm15.Response:
-        conversation = to_conversation(request)
+        conversation = lm15_messages(request)
         try:
             pred = await self.rollouts.program_for(conversation).acall(conversation)
         except QueryFailed as exc:
@@ -164,7 +164,7 @@ class AsyncArchitectureEngine:
 
     async def stream(self, request: lm15.Request) -> AsyncIterator[lm15.StreamEvent]:
         """The final answer's text as the last component writes it (`Program.astream`)."""
-        conversation = to_conversation(request)
+        conversation = lm15_messages(request)
         items = self.rollouts.program_for(conversation).astream(conversation)
         yield lm15.StreamStartEvent(model=request.model)
         try:

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from archon_compile.runtime.trace import Usage
+from archon_compile.runtime.trace import CallCounts, Usage
 from archon_compile.stats import bootstrap_ci
 from archon_compile.tasks.base import ItemResult, Score
 
@@ -76,14 +76,9 @@ class EvalRecord(BaseModel):
         )
 
 
-class CostSummary(BaseModel):
+class CostSummary(CallCounts):
     """Totals over the evaluated items and the same per query; cost None when some call's cost is unknown."""
 
-    calls: int = 0
-    cache_hits: int = 0
-    failed_calls: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
     cost_usd: float | None = 0.0
     calls_per_query: float = 0.0
     cost_per_query_usd: float | None = 0.0
@@ -94,11 +89,7 @@ class CostSummary(BaseModel):
         n = max(1, len(usages))
         cost = total.cost_usd if total.cost_known else None
         return cls(
-            calls=total.calls,
-            cache_hits=total.cache_hits,
-            failed_calls=total.failed_calls,
-            prompt_tokens=total.prompt_tokens,
-            completion_tokens=total.completion_tokens,
+            **total.model_dump(include=set(CallCounts.model_fields)),
             cost_usd=cost,
             calls_per_query=total.calls / n,
             cost_per_query_usd=None if cost is None else cost / n,

@@ -63,6 +63,11 @@ class LMResponse(BaseModel):
     finish_reason: str | None = None
 
 
+class BackendError(ArchonError, ValueError):
+    """No LM backend can be made for a model string: an unknown embedded model, or a self-hosted model
+    without an api_base."""
+
+
 class LMError(ArchonError):
     """A failed LM call. `retryable` and `retry_after` drive the runtime's retry policy."""
 

@@ -19,8 +19,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from archon_compile.lm.base import LMError, LMRequest, LMResponse
-from archon_compile.lm.openai_compat import RETRYABLE_STATUS, retry_after
 from archon_compile.lm.redact import public_url, redact, url_key
+from archon_compile.lm.wire import chat_body, retry_after, retryable_status
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")  # no other fetch of its own (catalogs, tokenizers)
@@ -73,19 +73,7 @@ class LiteLLMClient:
     def kwargs(self, request: LMRequest) -> dict[str, Any]:
         """The `litellm.acompletion` arguments of a request. The only key ever passed is one the api_base
         itself carries; provider keys LiteLLM reads from the environment."""
-        kwargs: dict[str, Any] = {
-            "model": request.model,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
-            "temperature": request.temperature,
-            "max_tokens": request.max_tokens,
-            "num_retries": 0,
-            "max_retries": 0,
-        }
-        if request.stop:
-            kwargs["stop"] = list(request.stop)
-        seed = request.sample_seed()
-        if seed is not None:
-            kwargs["seed"] = seed
+        kwargs = chat_body(request.model, request) | {"num_retries": 0, "max_retries": 0}
         api_base = request.api_base or self.api_base
         if api_base:
             # A key in the URL's userinfo is that endpoint's key; LiteLLM's transports reject userinfo.
@@ -179,11 +167,7 @@ def to_lm_error(exc: Exception, api_base: str | None) -> LMError:
     )
     wait = retry_after(headers.get("retry-after")) if headers is not None else None
     name = type(exc).__name__
-    retryable = (
-        status in RETRYABLE_STATUS or (status is not None and status >= 500) or name in _RETRYABLE_NAMES
-    )
-    if status is not None and 400 <= status < 500 and status not in RETRYABLE_STATUS:
-        retryable = False
+    retryable = retryable_status(status) if status is not None and status >= 400 else name in _RETRYABLE_NAMES
     prefix = f"HTTP {status}: " if status is not None else ""
     message = redact(f"{prefix}{name}: {exc}", api_base)
     return LMError(message[:600], retryable=retryable, retry_after=wait, status=status)

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from archon_compile.errors import ArchonError
-from archon_compile.lm.base import LMError, LMRequest, LMResponse, Message
+from archon_compile.lm.base import BackendError, LMError, LMRequest, LMResponse, Message
 from archon_compile.lm.local_turns import TURNS, shared_prefix
 
 GEMMA = "local/gemma-3-270m"
@@ -285,7 +285,7 @@ def local_lm(model: str) -> LocalLM:
     """The process-wide instance for an embedded model string (it fails fast without llama.cpp)."""
     name = ALIASES.get(model)
     if name is None:
-        raise ValueError(f"unknown local model {model!r}: choose one of {sorted(ALIASES)}")
+        raise BackendError(f"unknown local model {model!r}: choose one of {sorted(ALIASES)}")
     try:
         import llama_cpp  # noqa: F401  (checked now so a missing extra fails before any call)
     except ImportError as exc:

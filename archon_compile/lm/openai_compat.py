@@ -20,8 +20,6 @@ the reason is there) is all these endpoints need. Everything else stays on LiteL
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import email.utils
 import json
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
@@ -32,12 +30,11 @@ import httpx
 from pydantic import BaseModel, Field, ValidationError
 
 from archon_compile.lm import pricing
-from archon_compile.lm.base import LMError, LMRequest, LMResponse
+from archon_compile.lm.base import BackendError, LMError, LMRequest, LMResponse
 from archon_compile.lm.http import POOL
 from archon_compile.lm.providers import SELF_HOSTED, Provider
 from archon_compile.lm.redact import public_url, redact, url_key
-
-RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
+from archon_compile.lm.wire import retry_after, retryable_status
 
 
 class _Message(BaseModel):
@@ -86,7 +83,7 @@ class OpenAICompatClient:
         self.provider = provider or SELF_HOSTED
         base = self.provider.base(api_base)
         if not base:
-            raise ValueError(f"{model}: a self-hosted OpenAI-compatible model needs an api_base")
+            raise BackendError(f"{model}: a self-hosted OpenAI-compatible model needs an api_base")
         url = httpx.URL(base).copy_with(username=None, password=None)
         self.model = model
         self.endpoint = public_url(base).rstrip("/")  # for messages: no userinfo, no query
@@ -112,11 +109,7 @@ class OpenAICompatClient:
 
     def body(self, request: LMRequest) -> dict[str, Any]:
         """The chat-completions JSON body of a request."""
-        return {
-            "model": self._wire_model,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
-            **self.provider.params(request),
-        }
+        return self.provider.body(self._wire_model, request)
 
     def _headers(self) -> dict[str, str] | None:
         key = self._url_key or self.provider.key()
@@ -214,7 +207,7 @@ class OpenAICompatClient:
         return chunk
 
     def _status_error(self, status: int, headers: Mapping[str, str], content: bytes) -> LMError:
-        retryable = status in RETRYABLE_STATUS or status >= 500
+        retryable = retryable_status(status)
         hint = "" if retryable else _hint(status, self.provider)
         return self._error(
             f"HTTP {status}: {_server_message(content)}{hint}",
@@ -248,20 +241,3 @@ def _hint(status: int, provider: Provider) -> str:
     if status == 404:
         return " (check the model name, and the api_base: it should end where /chat/completions is served)"
     return ""
-
-
-def retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header (seconds or an HTTP date); None when absent or bad."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())

@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from archon_compile.lm.base import LMRequest
+from archon_compile.lm.wire import chat_body
 
 
 class Provider(BaseModel):
@@ -55,27 +56,21 @@ class Provider(BaseModel):
         """The model name the provider expects: the model string without the route's prefix."""
         return model.removeprefix(f"{self.prefix}/")
 
-    def params(self, request: LMRequest) -> dict[str, Any]:
-        """The sampling part of the chat-completions body, in this provider's dialect."""
-        params: dict[str, Any] = {"temperature": request.temperature, "max_tokens": request.max_tokens}
-        if request.stop:
-            params["stop"] = list(request.stop)
-        seed = request.sample_seed()
-        if seed is not None and self.seed_param:
-            params[self.seed_param] = seed
-        return params
+    def body(self, model: str, request: LMRequest) -> dict[str, Any]:
+        """The chat-completions body of a request for `model` (a wire name), in this provider's dialect."""
+        return chat_body(model, request, self.seed_param)
 
 
 class OpenAI(Provider):
     """OpenAI itself. Its reasoning models (o1, o3, o4, gpt-5...) reject `max_tokens` and any temperature
     but the default, so they get `max_completion_tokens` and no temperature (as LiteLLM sends them)."""
 
-    def params(self, request: LMRequest) -> dict[str, Any]:
-        params = super().params(request)
-        if _REASONING.match(self.wire_model(request.model)):
-            params["max_completion_tokens"] = params.pop("max_tokens")
-            del params["temperature"]
-        return params
+    def body(self, model: str, request: LMRequest) -> dict[str, Any]:
+        body = super().body(model, request)
+        if _REASONING.match(model):
+            body["max_completion_tokens"] = body.pop("max_tokens")
+            del body["temperature"]
+        return body
 
 
 class Fireworks(Provider):

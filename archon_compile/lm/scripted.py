@@ -19,12 +19,19 @@ Answer = str | LMError | Callable[[LMRequest], "str | LMError"]
 Rule = tuple[str, Answer]
 
 
-def last_user_text(request: LMRequest) -> str:
+def request_text(request: LMRequest) -> str:
+    """Every message of the request joined by newlines: what the rules match (instructions included)."""
     return "\n".join(m.content for m in request.messages)
 
 
+def last_user_text(request: LMRequest) -> str:
+    """The last user message of the request (the question a rule function usually answers); "" if none."""
+    users = [m.content for m in request.messages if m.role == "user"]
+    return users[-1] if users else ""
+
+
 class ScriptedLM:
-    """Answers with the first rule whose regex matches the request's text (all messages joined).
+    """Answers with the first rule whose regex matches `request_text` (all messages joined).
 
     An answer is a string, an `LMError` to raise (fault injection), or a function of the request.
     Token counts are whitespace word counts; `price_per_token` turns them into a cost. `stream` sends
@@ -58,7 +65,7 @@ class ScriptedLM:
         if callable(self.rules):
             answer = self.rules(request)
         else:
-            text = last_user_text(request)
+            text = request_text(request)
             for pattern, rule_answer in self.rules:
                 if re.search(pattern, text, re.DOTALL):
                     answer = rule_answer

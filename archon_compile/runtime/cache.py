@@ -39,9 +39,8 @@ class Cache:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")
-            # WAL + NORMAL: every commit survives a killed process (not a power cut) without an fsync per put.
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            # WAL + NORMAL survives a killed process and skips an fsync per put (~20 ms each on slow disks)
+            # WAL + NORMAL: every commit survives a killed process (not a power cut) without an fsync per
+            # put (~20 ms each on slow disks).
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS lm_cache (key TEXT PRIMARY KEY, value TEXT NOT NULL)"

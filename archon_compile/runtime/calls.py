@@ -20,21 +20,13 @@ from pydantic import BaseModel, Field
 from archon_compile.errors import ArchonError
 from archon_compile.lm.base import LM, LMError, LMRequest, LMResponse, NeedsSetUp
 from archon_compile.lm.redact import redact
+from archon_compile.parsed import Parsed
 from archon_compile.runtime.cache import Cache, cache_key
 from archon_compile.runtime.history import CallHistory, with_text
 from archon_compile.runtime.stream import AnswerStream
 from archon_compile.runtime.trace import CallRecord, Trace
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Parsed(Generic[T]):
-    """A parser's result: always a usable value; `ok` is False when it is the documented fallback."""
-
-    value: T
-    ok: bool = True
-    note: str | None = None
 
 
 class RetryPolicy(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Self
 
 from pydantic import BaseModel, Field
 
@@ -32,14 +33,20 @@ class CallRecord(BaseModel):
     reply: str | None = Field(None, description="the answer text, credentials masked; as `messages`")
 
 
-class Usage(BaseModel):
-    """Totals over a query (or a batch). Cache hits are counted apart: they were not paid for."""
+class CallCounts(BaseModel):
+    """The counts every usage figure shares (a query's, an evaluation's, a search's): calls sent and paid
+    for, calls the cache answered (free), calls that failed for good, and the tokens of the paid ones."""
 
     calls: int = 0
     cache_hits: int = 0
     failed_calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+
+
+class Usage(CallCounts):
+    """Totals over a query (or a batch, a trial, a search) and what they cost."""
+
     cost_usd: float = 0.0
     cost_known: bool = True
 
@@ -60,16 +67,13 @@ class Usage(BaseModel):
         else:
             self.cost_usd += rec.cost_usd
 
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(
-            calls=self.calls + other.calls,
-            cache_hits=self.cache_hits + other.cache_hits,
-            failed_calls=self.failed_calls + other.failed_calls,
-            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
-            completion_tokens=self.completion_tokens + other.completion_tokens,
-            cost_usd=self.cost_usd + other.cost_usd,
-            cost_known=self.cost_known and other.cost_known,
-        )
+    def __add__(self, other: Usage) -> Self:
+        """The sum, of this one's type (a subclass keeps its own other fields)."""
+        summed: dict[str, object] = {f: getattr(self, f) + getattr(other, f) for f in _SUMMED}
+        return self.model_copy(update=summed | {"cost_known": self.cost_known and other.cost_known})
+
+
+_SUMMED = (*CallCounts.model_fields, "cost_usd")
 
 
 class Trace:

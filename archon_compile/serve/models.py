@@ -156,7 +156,7 @@ class Choice(BaseModel):
     finish_reason: Literal["stop"] = "stop"
 
 
-class ChatCompletion(BaseModel):
+class ChatCompletionOut(BaseModel):
     id: str
     object: Literal["chat.completion"] = "chat.completion"
     created: int
@@ -182,7 +182,7 @@ class ChunkChoice(BaseModel):
     finish_reason: Literal["stop"] | None = None
 
 
-class ChatCompletionChunk(BaseModel):
+class ChatCompletionChunkOut(BaseModel):
     id: str
     object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
     created: int

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from archon_compile.serve.models import (
-    ChatCompletion,
+    ChatCompletionOut,
     ChatCompletionRequest,
     ErrorResponse,
     ModelCard,
@@ -56,7 +56,7 @@ def _operation(summary: str, ok: dict[str, Any], errors: tuple[int, ...], secure
 def document(title: str, model: str, *, secured: bool) -> dict[str, Any]:
     """The whole document for a server of `model` (with the bearer scheme when a key is required)."""
     _, defs = models_json_schema(
-        [(m, "serialization") for m in (ChatCompletion, ErrorResponse, ModelCard, ModelList)]
+        [(m, "serialization") for m in (ChatCompletionOut, ErrorResponse, ModelCard, ModelList)]
         + [(ChatCompletionRequest, "validation")],
         ref_template="#/components/schemas/{model}",
     )
@@ -65,7 +65,7 @@ def document(title: str, model: str, *, secured: bool) -> dict[str, Any]:
     request["model"] = {"type": "string", "enum": [model]}
     # JSON Schema cannot say which item is last: the rule is stated, and the server answers 400.
     request["messages"]["description"] = "the conversation; the last message must have role 'user'"
-    chat_ok = _json(_ref(ChatCompletion), "the answer; with `stream: true`, server-sent chunk events")
+    chat_ok = _json(_ref(ChatCompletionOut), "the answer; with `stream: true`, server-sent chunk events")
     chat_ok["content"]["text/event-stream"] = {"schema": {"type": "string"}}
     chat = _operation(
         "The architecture's answer as a chat completion", chat_ok, (400, 404, 413, 502, 504), secured

@@ -8,8 +8,8 @@ from archon_compile.program import Prediction
 from archon_compile.serve.models import (
     ArchonUsage,
     AssistantMessage,
-    ChatCompletion,
-    ChatCompletionChunk,
+    ChatCompletionChunkOut,
+    ChatCompletionOut,
     Choice,
     ChunkChoice,
     Delta,
@@ -20,8 +20,8 @@ from archon_compile.serve.models import (
 DONE = "data: [DONE]\n\n"
 
 
-def completion(completion_id: str, created: int, model: str, pred: Prediction) -> ChatCompletion:
-    return ChatCompletion(
+def completion(completion_id: str, created: int, model: str, pred: Prediction) -> ChatCompletionOut:
+    return ChatCompletionOut(
         id=completion_id,
         created=created,
         model=model,
@@ -40,7 +40,7 @@ class Chunks:
     model: str
 
     def _event(self, choices: list[ChunkChoice], usage: UsageOut | None = None) -> str:
-        chunk = ChatCompletionChunk(
+        chunk = ChatCompletionChunkOut(
             id=self.completion_id, created=self.created, model=self.model, choices=choices, usage=usage
         )
         return f"data: {chunk.model_dump_json()}\n\n"

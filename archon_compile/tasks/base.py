@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from archon_compile.components.base import QueryFailed
 from archon_compile.lm.base import Message
@@ -20,6 +20,7 @@ from archon_compile.lm.redact import redact
 from archon_compile.program import Prediction, Program
 from archon_compile.runtime.calls import Runtime
 from archon_compile.runtime.trace import Usage
+from archon_compile.tasks.data import DataError
 
 
 class Item(BaseModel):
@@ -118,8 +119,19 @@ class Task:
     def items(self) -> list[Item]:
         if self._loaded is None:
             raw = self._items() if callable(self._items) else self._items
-            self._loaded = [i if isinstance(i, Item) else Item.model_validate(i) for i in raw]
+            self._loaded = [i if isinstance(i, Item) else self._item(n, i) for n, i in enumerate(raw, 1)]
         return self._loaded
+
+    def _item(self, number: int, raw: object) -> Item:
+        try:
+            return Item.model_validate(raw)
+        except ValidationError as exc:
+            problem = exc.errors()[0]
+            where = ".".join(str(p) for p in problem["loc"]) or "item"
+            raise DataError(
+                f"task {self.name!r}: item {number}: {where}: {problem['msg']} (an item is "
+                "{'id': str, 'turns': [str, ...], 'reference': ..., 'meta': {...}})"
+            ) from None
 
     def split(
         self,

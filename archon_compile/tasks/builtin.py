@@ -12,8 +12,9 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from archon_compile.answers import extract_boxed, extract_math_answer, extract_number
 from archon_compile.lm.base import Message
-from archon_compile.runtime.calls import Parsed
+from archon_compile.parsed import Parsed
 from archon_compile.tasks import judges
 from archon_compile.tasks.base import Item, Judge, Score, Task
 from archon_compile.tasks.data import DataError, HubSource, load_records
@@ -22,9 +23,6 @@ from archon_compile.tasks.metrics import (
     MatchMetric,
     choice_match,
     exact_match,
-    extract_boxed,
-    extract_math_answer,
-    extract_number,
     letters,
     math_match,
     number_match,
@@ -249,7 +247,7 @@ class MixEvalMetric:
             f"<|reference answers|>\n{refs}\n<|end of references|>"
         )
         messages = [Message(role="system", content=judges.SYSTEM), Message(role="user", content=body)]
-        j = await judges.ask(
+        j = await judges.call_judge(
             judge, messages, parse_correctness, component="judge:correctness", max_tokens=512
         )
         verdict = None if j.value is None else ("correct" if j.value else "incorrect")

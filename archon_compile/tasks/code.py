@@ -1,4 +1,4 @@
-"""Code benchmarks scored by executing the program's answer in the sandbox (`tasks/sandbox.py`).
+"""Code benchmarks scored by executing the program's answer in the sandbox (`archon_compile.sandbox`).
 
 | task | source | items | metric |
 |---|---|---|---|
@@ -27,16 +27,16 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from archon_compile.tasks.base import Item, Judge, Score, Task
-from archon_compile.tasks.data import DataError, HubSource, load_records
-from archon_compile.tasks.registry import register
-from archon_compile.tasks.sandbox import (
+from archon_compile.sandbox import (
     MAX_CONCURRENT,
     SandboxLimits,
     SandboxResult,
     arun_python,
     extract_code,
 )
+from archon_compile.tasks.base import Item, Judge, Score, Task
+from archon_compile.tasks.data import DataError, HubSource, load_records
+from archon_compile.tasks.registry import register
 
 CODE_CONTESTS_HUB = HubSource(path="deepmind/code_contests", split="test", revision="main")
 HUMANEVAL_FIELDS = ("task_id", "prompt", "entry_point", "test")

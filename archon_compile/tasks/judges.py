@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from archon_compile.lm.base import LMRequest, Message
-from archon_compile.runtime.calls import CallFailed, Parsed
+from archon_compile.parsed import Parsed
+from archon_compile.runtime.calls import CallFailed
 from archon_compile.runtime.trace import Trace, Usage
 from archon_compile.tasks.base import Judge, Score
 
@@ -175,7 +176,7 @@ class Judgement(Generic[T]):
     error: str | None = None
 
 
-async def ask(
+async def call_judge(
     judge: Judge,
     messages: Sequence[Message],
     parse: Callable[[str], Parsed[T | None]],
@@ -183,7 +184,8 @@ async def ask(
     component: str,
     max_tokens: int,
 ) -> Judgement[T]:
-    """One judge call at temperature 0 through the judge's runtime; failures become `error`, never raise."""
+    """One judge call at temperature 0 through the judge's runtime (`Component.ask` is the components'
+    counterpart, with a signature); failures become `error`, never raise."""
     trace = Trace()
     request = LMRequest(
         model=judge.model,
@@ -212,7 +214,7 @@ async def ask(
 
 async def rate(judge: Judge, turns: Sequence[Turn], reference: str | None = None) -> Score:
     """A single-answer 1-10 rating of the last turn; `value` is rating / 10 (x10 gives MT-Bench's scale)."""
-    j = await ask(
+    j = await call_judge(
         judge,
         rating_prompt(turns, reference),
         parse_rating,
@@ -246,21 +248,18 @@ async def both_orders(
     labels = FIVE_LABELS if five_way else PAIR_LABELS
     kind = "five-way" if five_way else "pair"
     max_tokens = FIVE_WAY_MAX_TOKENS if five_way else PAIR_MAX_TOKENS
+    orders = (("A", program, baseline), ("B", baseline, program))
     first, second = await asyncio.gather(
-        ask(
-            judge,
-            pair_prompt(program, baseline, reference, five_way=five_way),
-            parse,
-            component=f"judge:{kind}:program-as-A",
-            max_tokens=max_tokens,
-        ),
-        ask(
-            judge,
-            pair_prompt(baseline, program, reference, five_way=five_way),
-            parse,
-            component=f"judge:{kind}:program-as-B",
-            max_tokens=max_tokens,
-        ),
+        *(
+            call_judge(
+                judge,
+                pair_prompt(a, b, reference, five_way=five_way),
+                parse,
+                component=f"judge:{kind}:program-as-{side}",
+                max_tokens=max_tokens,
+            )
+            for side, a, b in orders
+        )
     )
     orders = [("program=A", first, 1), ("program=B", second, -1)]
     value = sum(points(sign * j.value) for _, j, sign in orders if j.value is not None) / 2

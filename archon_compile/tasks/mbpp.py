@@ -13,11 +13,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from archon_compile.sandbox import SandboxLimits, arun_python, extract_code
 from archon_compile.tasks.base import Item, Judge, Score, Task
 from archon_compile.tasks.code import failure_line
 from archon_compile.tasks.data import DataError, HubSource, load_records
 from archon_compile.tasks.registry import register
-from archon_compile.tasks.sandbox import SandboxLimits, arun_python, extract_code
 
 MBPP_HUB = HubSource(path="google-research-datasets/mbpp", name="sanitized", split="test", revision="main")
 MBPP_FIELDS = ("task_id", "prompt", "test_list")

@@ -17,12 +17,19 @@ from __future__ import annotations
 import re
 import string
 import threading
-import unicodedata
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import BaseModel
 
+from archon_compile.answers import (
+    answer_text,
+    extract_math_answer,
+    extract_number,
+    normalise_math,
+    normalise_text,
+    stated_letter,
+)
 from archon_compile.tasks.base import Item, Judge, Score
 
 REL_TOLERANCE = 1e-6
@@ -38,20 +45,7 @@ class Match(BaseModel):
 
 
 # --------------------------------------------------------------------------------------------------
-# Text normalisation
-
-
-def normalise_text(text: str) -> str:
-    """Lower case, accents folded, punctuation and the articles a/an/the dropped, whitespace collapsed."""
-    folded = unicodedata.normalize("NFKD", text)
-    folded = "".join(c for c in folded if not unicodedata.combining(c)).lower()
-    folded = "".join(
-        " " if unicodedata.category(c).startswith("P") or c in string.punctuation else c for c in folded
-    )
-    return " ".join(w for w in folded.split() if w not in {"a", "an", "the"})
-
-
-_ANSWER_LABEL = re.compile(r"^\s*(?:final\s+)?answer\s*[:\-]\s*", re.IGNORECASE)
+# Exact match
 
 
 def exact_match(answer: str, references: str | Sequence[str]) -> Match:
@@ -62,78 +56,15 @@ def exact_match(answer: str, references: str | Sequence[str]) -> Match:
     lines = [line for line in answer.splitlines() if line.strip()]
     tries = [answer] + lines[:1]
     for attempt, note in zip(tries, ("whole answer", "first line"), strict=False):
-        got = normalise_text(_ANSWER_LABEL.sub("", attempt))
+        got = answer_text(attempt)
         if got in wanted:
             return Match(correct=True, extracted=got, note=f"normalised match ({note})")
-    extracted = normalise_text(_ANSWER_LABEL.sub("", tries[-1])) if lines else ""
+    extracted = answer_text(tries[-1]) if lines else ""
     return Match(correct=False, extracted=extracted, note="no normalised match")
 
 
 # --------------------------------------------------------------------------------------------------
 # Math
-
-
-def extract_boxed(text: str) -> str | None:
-    """The content of the last `\\boxed{...}` / `\\fbox{...}` (nested braces), or `\\boxed 5`; None if none
-    is complete."""
-    for match in reversed(list(re.finditer(r"\\(?:boxed|fbox)\b", text))):
-        rest = text[match.end() :]
-        stripped = rest.lstrip()
-        if stripped.startswith("{"):
-            content = _braced(stripped)
-            if content is not None:
-                return content.strip()
-        elif rest[:1].isspace():
-            token = re.match(r"[^\s$]+", stripped)
-            if token:
-                return token.group(0).rstrip(".")
-    return None
-
-
-def _braced(text: str) -> str | None:
-    """The content of the brace group `text` starts with, or None when it is never closed."""
-    depth = 0
-    for i, c in enumerate(text):
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-            if depth == 0:
-                return text[1:i]
-    return None
-
-
-_ANSWER_IS = re.compile(r"(?:the\s+)?(?:final\s+)?answer\s+is\s*:?\s*(.+)", re.IGNORECASE)
-_FINAL_LABEL = re.compile(r"final\s+answer\s*:\s*(.+)", re.IGNORECASE)
-
-
-def extract_math_answer(text: str) -> str | None:
-    """The final answer of a solution: the last `\\boxed{}`, else the last "The answer is X" (or "Final
-    answer: X") up to the end of its sentence; None when the solution states none."""
-    boxed = extract_boxed(text)
-    if boxed is not None:
-        return boxed
-    for pattern in (_ANSWER_IS, _FINAL_LABEL):
-        hits = list(pattern.finditer(text))
-        if hits:
-            tail = hits[-1].group(1).strip()
-            sentence = re.split(r"\.(?:\s|$)|\n", tail, maxsplit=1)[0].strip()
-            return sentence.strip("$ ").rstrip(".") or None
-    return None
-
-
-_LATEX_NOISE = re.compile(r"\\left|\\right|\\!|\\,|\\;|\\:|\\ |\\displaystyle|\^\{?\\circ\}?|\\%|%|\$")
-
-
-def normalise_math(text: str) -> str:
-    """A string form for the fallback comparison: `\\text{}` unwrapped, spacing macros, `$`, degrees and
-    percent signs dropped, `\\dfrac`/`\\tfrac` as `\\frac`, whitespace and a trailing period removed."""
-    out = re.sub(r"\\(?:text|textbf|mathrm|mbox)\{([^{}]*)\}", r"\1", text)
-    out = _LATEX_NOISE.sub("", out).replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
-    out = re.sub(r"\s+", "", out).rstrip(".")
-    if re.fullmatch(r"[a-zA-Z]=.+", out):  # "x=5" is the value 5
-        out = out[2:]
-    return out.lower()
 
 
 def math_match(answer: str, reference: str) -> Match:
@@ -180,27 +111,6 @@ def _verify(gold: str, prediction: str) -> tuple[bool | None, str]:
 # GSM8K
 
 
-_NUMBER = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?|-?\.\d+")
-
-
-def extract_number(text: str) -> float | None:
-    """The answer's number: after the last `####` if there is one, else in the last `\\boxed{}` or
-    "The answer is ...", else the last number of the text. Commas and `$` are ignored."""
-    if "####" in text:
-        text = text.rsplit("####", 1)[1]
-    else:
-        stated = extract_math_answer(text)
-        if stated is not None and _NUMBER.search(stated.replace("$", "")):
-            text = stated
-    numbers = _NUMBER.findall(text.replace("$", ""))
-    if not numbers:
-        return None
-    try:
-        return float(numbers[-1].replace(",", ""))
-    except ValueError:  # the regex only admits float syntax; kept total all the same
-        return None
-
-
 def _as_float(value: float) -> float | None:
     try:
         return float(value)
@@ -242,13 +152,10 @@ def choice_index(answer: str, options: Sequence[str]) -> tuple[int | None, str]:
     valid = letters(len(options))
     if not valid:
         return None, "the item has no options"
+    letter, how = stated_letter(answer, valid)
+    if letter is not None:
+        return valid.index(letter), how
     text = answer.strip()
-    stated = list(re.finditer(rf"(?i:answer)\s*(?:(?i:is)|:)?\s*:?\s*[\(\[]?([{valid}])(?![\w'])", text))
-    if stated:
-        return valid.index(stated[-1].group(1)), "stated letter"
-    leading = re.match(rf"[\(\[]?([{valid}])(?:[\)\]\.:]|$)", text)
-    if leading:
-        return valid.index(leading.group(1)), "leading letter"
     norm = normalise_text(text)
     texts = [normalise_text(o) for o in options]
     exact = [i for i, t in enumerate(texts) if t and t == norm]

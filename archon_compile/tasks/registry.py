@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from archon_compile.errors import ArchonError
 from archon_compile.tasks.base import Task
 
 TaskFactory = Callable[[str | None], Task]
 _FACTORIES: dict[str, TaskFactory] = {}
+
+
+class TaskError(ArchonError, ValueError):
+    """An unknown task name, or options a task does not take; the message says what it knows."""
 
 
 def register(name: str) -> Callable[[TaskFactory], TaskFactory]:
@@ -23,7 +28,7 @@ def get(name: str, data: str | None = None) -> Task:
     """The task `name`; `data` is a local file (JSONL/JSON/Parquet/CSV) that replaces the Hub download."""
     _load_builtin()
     if name not in _FACTORIES:
-        raise KeyError(f"unknown task {name!r}; known tasks: {', '.join(sorted(_FACTORIES))}")
+        raise TaskError(f"unknown task {name!r}; known tasks: {', '.join(sorted(_FACTORIES))}")
     return _FACTORIES[name](data)
 
 

@@ -39,9 +39,10 @@ from archon_compile.contract import ComponentSpecBase
 from archon_compile.lm.base import LMError, LMRequest
 from archon_compile.lm.resolve import Backends
 from archon_compile.lm.scripted import ScriptedLM
+from archon_compile.parsed import Parsed
 from archon_compile.program import run_sync
 from archon_compile.registry import component_class
-from archon_compile.runtime.calls import Parsed, RetryPolicy, Runtime
+from archon_compile.runtime.calls import RetryPolicy, Runtime
 from archon_compile.runtime.trace import CallRecord, Trace
 from archon_compile.state import LayerState
 from archon_compile.testing.strategies import inputs_for, layer_states, lm_replies

@@ -12,13 +12,13 @@ from archon_compile.cli import app
 from archon_compile.compiler import ArchonSpace, Budget
 from archon_compile.compiler.budget import Spent, estimate_tokens
 from archon_compile.compiler.objective import pareto_should_prune
-from archon_compile.compiler.space import ROLES, Choice, roles_used
-from archon_compile.spec import SpecError
+from archon_compile.compiler.space import ROLES, TrialChoice, roles_used
+from archon_compile.errors import SpecError
 
 POOL = ["m0", "m1", "m2"]
 
 
-def _choice(**kw: object) -> Choice:
+def _choice(**kw: object) -> TrialChoice:
     base: dict[str, object] = {
         "top_k_models": 2,
         "samples": 2,
@@ -28,7 +28,7 @@ def _choice(**kw: object) -> Choice:
         "final_check": "verifier",
     }
     base.update(kw)
-    return Choice(
+    return TrialChoice(
         **base, **{f"{r}_model": "m1" for r in ("fuser", "critic", "ranker", "verifier", "unit_test")}
     )
 
@@ -126,7 +126,7 @@ def test_code_tasks_offer_unit_tests_executed_in_the_sandbox() -> None:
     assert "executed_tests" not in ArchonSpace.for_task(registry.get("capitals")).final_checks
     space = ArchonSpace.for_task(registry.get("humaneval"))
     assert {"unit_tests", "executed_tests"} <= set(space.final_checks)
-    choice = Choice(
+    choice = TrialChoice(
         top_k_models=1,
         samples=3,
         fusion_layers=1,
@@ -139,6 +139,23 @@ def test_code_tasks_offer_unit_tests_executed_in_the_sandbox() -> None:
     evaluator = spec.layers[-2][0]
     assert evaluator.type == "unit_test_evaluator" and evaluator.mode == "sandbox"  # type: ignore[union-attr]
     assert spec.calls_per_query() == 3 + 1 + 1, "executed tests cost no LM call"
+
+
+def test_code_tasks_try_the_papers_code_recipe_first() -> None:
+    from archon_compile.tasks import registry
+
+    space = ArchonSpace.for_task(registry.get("humaneval"))
+    first = space.prior(POOL)[0]
+    assert first["final_check"] == "executed_tests" and first["fusion_layers"] == 0
+    assert first["top_k_models"] == 1 and first["samples"] == 3 and first["unit_test_model"] == "m0"
+    study = optuna.create_study()
+    study.enqueue_trial(first)
+    spec = space.build(space.suggest(study.ask(), POOL), POOL)
+    generator, tests, evaluator = (layer[0] for layer in spec.layers)
+    assert (generator.model, generator.samples) == ("m0", 3)  # type: ignore[union-attr]
+    assert tests.type == "unit_test_generator" and tests.tests == "assertions"  # type: ignore[union-attr]
+    assert evaluator.mode == "sandbox" and evaluator.top_k == 1  # type: ignore[union-attr]
+    assert ArchonSpace.for_task(registry.get("capitals")).prior(POOL)[0]["final_check"] == "none"
 
 
 def test_only_axes_the_architecture_uses_are_sampled() -> None:

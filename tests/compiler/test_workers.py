@@ -17,7 +17,7 @@ import sqlalchemy
 import sqlalchemy.exc
 from optuna.trial import TrialState
 
-from archon_compile.compiler.marks import counted, retried_from
+from archon_compile.compiler.marks import EvalAttrs, counted, eval_of, retried_from
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = """
@@ -98,7 +98,7 @@ def test_sigkill_mid_search_then_rerun_resumes_without_losing_or_repaying(tmp_pa
     # the second run paid only for trials it ran: nothing of the first run's trials or power ranking
     new = [t for t in after if t.number not in before]
     report = json.loads(out.read_text())
-    assert report["sent"] == sum(t.user_attrs["eval"]["calls"] for t in new) + report["heldout_calls"]
+    assert report["sent"] == sum(_eval(t).usage.calls for t in new) + report["heldout_calls"]
 
 
 def _two_workers(tmp_path: Path, storage: str) -> None:
@@ -141,3 +141,9 @@ def test_two_workers_share_one_postgres_study(tmp_path: Path) -> None:
         engine.dispose()
         with sqlalchemy.create_engine(url, isolation_level="AUTOCOMMIT").connect() as conn:
             conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _eval(t: optuna.trial.FrozenTrial) -> EvalAttrs:
+    ev = eval_of(t)
+    assert ev is not None, f"trial {t.number} was evaluated"
+    return ev

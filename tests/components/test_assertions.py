@@ -32,6 +32,15 @@ from archon_compile.spec import ArchitectureSpec
         ("Test case 1: Input: [1, 2] Expected output: 3", []),
         ("1. assert f(1 == 2\n2. assert f(1) == 2", ["assert f(1) == 2"]),
         ("assert f(1) == 2\nassert f(1) == 2", ["assert f(1) == 2"]),
+        (  # a test function never runs its asserts: they are taken out of it
+            "```python\ndef test_f():\n    assert f(1) == 2\n    assert f(2) == 4\n```",
+            ["assert f(1) == 2", "assert f(2) == 4"],
+        ),
+        (  # what Qwen wrote: the function under test redefined around the tests, and a __main__ guard
+            "```python\ndef f(x):\n    assert f(0) == 0\n"
+            "if __name__ == '__main__':\n    assert f(3) == 6\n```",
+            ["assert f(0) == 0", "assert f(3) == 6"],
+        ),
     ],
 )
 def test_assertions_are_taken_out_of_what_small_models_write(text: str, expected: list[str]) -> None:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 import archon_compile as ac
 from archon_compile.components.voter import NORMALISERS, vote_order
 from archon_compile.lm.base import LMRequest
 from archon_compile.spec import ArchitectureSpec
+from archon_compile.tasks.metrics import exact_match, math_match, number_match
 
 
 def run(layers: list[list[dict]], lm: ac.ScriptedLM, query: str = "q") -> ac.Prediction:
@@ -81,6 +84,30 @@ def test_voter_picks_the_majority_and_normalisers():
         run([[{"type": "generator", "model": "m", "samples": 5}], [{"type": "voter"}]], lm).response
         == "Paris"
     )
+
+
+@pytest.mark.parametrize(
+    ("normaliser", "a", "b", "scores"),
+    [
+        # Pairs the voter's old normalisers split (they knew no accents, articles, "Answer:" labels,
+        # fbox, "The answer is", dfrac, nor that a boxed number is the answer) and the metric scores
+        # alike: both right.
+        ("text", "Café de Flore", "the cafe de flore", lambda x: exact_match(x, "Cafe de Flore").correct),
+        ("text", "Answer: Paris", "Paris", lambda x: exact_match(x, "Paris").correct),
+        ("boxed", r"so \fbox{12}", r"so \boxed{12}", lambda x: math_match(x, "12").correct),
+        (
+            "boxed",
+            r"The answer is \dfrac{1}{2}.",
+            r"\boxed{\frac{1}{2}}",
+            lambda x: math_match(x, "1/2").correct,
+        ),
+        ("number", r"So \boxed{42} (6 rows of 7)", "42", lambda x: number_match(x, "#### 42").correct),
+    ],
+)
+def test_the_voter_groups_answers_as_the_metric_scores_them(normaliser, a, b, scores):
+    assert scores(a) and scores(b)
+    assert NORMALISERS[normaliser](a) == NORMALISERS[normaliser](b)
+    assert vote_order(["other", a, b], NORMALISERS[normaliser]) == [1, 2, 0]
 
 
 def test_custom_normaliser_and_unknown_one():

@@ -254,15 +254,15 @@ def test_the_overhead_benchmark_runs_and_pairs_its_timings() -> None:
 def test_requests_the_architecture_cannot_take_are_refused_clearly() -> None:
     from dspy import lm15
 
-    from archon_compile.dspy.engine import to_conversation
+    from archon_compile.dspy.engine import lm15_messages
 
     ok = lm15.Request(model="archon/x", system="Be brief.", messages=(lm15.Message.user("Hi"),))
-    assert [(m.role, m.content) for m in to_conversation(ok)] == [("system", "Be brief."), ("user", "Hi")]
+    assert [(m.role, m.content) for m in lm15_messages(ok)] == [("system", "Be brief."), ("user", "Hi")]
     image = lm15.Message.user(
         [lm15.TextPart("What is this?"), lm15.ImagePart(url="https://example.com/a.png")]
     )
     with pytest.raises(lm15.UnsupportedFeatureError, match="text only"):
-        to_conversation(lm15.Request(model="archon/x", messages=(image,)))
+        lm15_messages(lm15.Request(model="archon/x", messages=(image,)))
     tool = lm15.FunctionTool(name="lookup", description="Look up.", parameters={"type": "object"})
     with pytest.raises(lm15.UnsupportedFeatureError, match="no native tools"):
-        to_conversation(lm15.Request(model="archon/x", messages=(lm15.Message.user("Hi"),), tools=(tool,)))
+        lm15_messages(lm15.Request(model="archon/x", messages=(lm15.Message.user("Hi"),), tools=(tool,)))

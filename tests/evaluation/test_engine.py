@@ -16,6 +16,7 @@ from archon_compile.compiler import objective
 from archon_compile.evaluation import JudgeRequired, make_judge, read_records, summarise
 from archon_compile.evaluation.log import repair
 from archon_compile.lm.base import LMError, LMRequest
+from archon_compile.lm.scripted import last_user_text
 from archon_compile.program import Query
 from archon_compile.runtime.calls import RetryPolicy
 from archon_compile.runtime.trace import Usage
@@ -29,7 +30,7 @@ NO_RETRY = RetryPolicy(max_retries=0, base_delay_s=0, parse_retries=0)
 
 
 def _number(request: LMRequest) -> int:
-    return int(request.messages[-1].content.split()[1])
+    return int(last_user_text(request).split()[1])
 
 
 def program_answer(request: LMRequest) -> str | LMError:

@@ -13,6 +13,7 @@ import archon_compile as ac
 from archon_compile.evaluation import EvalRecord, aevaluate, bootstrap_ci, read_records
 from archon_compile.lm.base import LMError, LMRequest
 from archon_compile.lm.resolve import Backends
+from archon_compile.lm.scripted import last_user_text
 from archon_compile.runtime.calls import RetryPolicy, Runtime
 from archon_compile.spec import ArchitectureSpec
 from archon_compile.tasks import judged
@@ -32,7 +33,7 @@ def exact(item: Item, answer: str) -> bool:
 
 def _answer(request: LMRequest) -> str | LMError:
     """Right for even numbers, wrong for odd ones, a hard failure for 7."""
-    i = int(request.messages[-1].content.split()[2])
+    i = int(last_user_text(request).split()[2])
     if i == 7:
         return LMError("model refused", retryable=False, status=400)
     return str(i * i) if i % 2 == 0 else "no idea"

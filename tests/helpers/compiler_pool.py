@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from archon_compile.signatures.critique import Critique
+from archon_compile.signatures.critique import CritiqueSignature
 from archon_compile.signatures.fuse import Fuse
 from archon_compile.signatures.rank import Rank
 
@@ -45,7 +45,7 @@ def answer(model: str, request: LMRequest) -> str:
     text = "\n".join(m.content for m in request.messages)
     if Rank.instructions[:40] in text:
         return "[1] > [2]"
-    if Critique.instructions[:40] in text:
+    if CritiqueSignature.instructions[:40] in text:
         return "[1]\nStrengths: fine\nWeaknesses: none"
     if Fuse.instructions[:40] in text:
         found = _candidates(request)

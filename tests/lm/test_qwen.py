@@ -13,7 +13,8 @@ import archon_compile as ac
 from archon_compile.lm.base import LMRequest, LMResponse, Message
 from archon_compile.lm.local import GEMMA, QWEN, chat_template_prompt, local_lm
 from archon_compile.lm.local_turns import Turns, shared_prefix
-from archon_compile.runtime.calls import CallFailed, Parsed, RetryPolicy, Runtime
+from archon_compile.parsed import Parsed
+from archon_compile.runtime.calls import CallFailed, RetryPolicy, Runtime
 from archon_compile.runtime.trace import Trace
 from archon_compile.spec import ArchitectureSpec
 

@@ -8,7 +8,7 @@ import time
 import pytest
 
 import archon_compile as ac
-from archon_compile.lm.openai_compat import retry_after
+from archon_compile.lm.wire import retry_after
 from archon_compile.testing import FakeOpenAIServer, Fault
 from tests.helpers.http import CLIENTS, FAST, Script, program
 

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from archon_compile.tasks import sandbox
-from archon_compile.tasks.sandbox import SandboxLimits, SandboxUnavailable, namespaces_available, run_python
+from archon_compile.sandbox import SandboxLimits, SandboxUnavailable, namespaces_available, run_python, runner
 
 MODES = [
     pytest.param(
@@ -163,9 +162,9 @@ def test_process_mode_states_the_kernel_filter() -> None:
 def test_process_mode_refuses_root_when_nobody_cannot_run_an_interpreter(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    sandbox._root_interpreter.cache_clear()
-    monkeypatch.setattr(sandbox, "_nobody_can_run", lambda exe: False)
-    monkeypatch.setattr(sandbox, "namespaces_available", lambda: False)
+    runner._root_interpreter.cache_clear()
+    monkeypatch.setattr(runner, "_nobody_can_run", lambda exe: False)
+    monkeypatch.setattr(runner, "namespaces_available", lambda: False)
     try:
         with pytest.raises(
             SandboxUnavailable, match="refuses to run programs as root.*ARCHON_COMPILE_SANDBOX"
@@ -174,7 +173,7 @@ def test_process_mode_refuses_root_when_nobody_cannot_run_an_interpreter(
         with pytest.raises(SandboxUnavailable, match="refuses to run programs as root"):
             run_python("print('ran as root')", "", SandboxLimits(isolation="auto"))
     finally:
-        sandbox._root_interpreter.cache_clear()
+        runner._root_interpreter.cache_clear()
 
 
 def _processes_mentioning(text: str) -> list[int]:

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archon_compile.tasks.sandbox import (
+from archon_compile.sandbox import (
     MAX_CONCURRENT,
     SandboxLimits,
     SandboxUnavailable,
@@ -68,7 +68,7 @@ def test_passing_and_failing_programs(mode: str) -> None:
     failed = run_python("def f():\n    raise ValueError('boom')\nf()", "", limits(mode))
     assert failed.exit_code == 1 and not failed.ok
     assert 'File "solution.py", line 2' in failed.stderr and "ValueError: boom" in failed.stderr
-    assert "sandbox_child" not in failed.stderr
+    assert "child.py" not in failed.stderr
     syntax = run_python("def (:", "", limits(mode))
     assert syntax.exit_code == 1 and "SyntaxError" in syntax.stderr
 
@@ -102,7 +102,7 @@ def test_work_dir_is_removed(mode: str, tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_namespace_mode_fails_clearly_when_forced_without_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("archon_compile.tasks.sandbox.namespaces_available", lambda: False)
+    monkeypatch.setattr("archon_compile.sandbox.runner.namespaces_available", lambda: False)
     with pytest.raises(SandboxUnavailable, match="unshare"):
         run_python("pass", "", SandboxLimits(isolation="namespace"))
     assert "mode: process" in run_python("pass", "", SandboxLimits(isolation="auto")).protections

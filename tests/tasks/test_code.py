@@ -10,12 +10,12 @@ import pytest
 
 import archon_compile as ac
 from archon_compile.lm.base import LMRequest
+from archon_compile.sandbox import SandboxLimits
 from archon_compile.spec import ArchitectureSpec
 from archon_compile.tasks import registry
 from archon_compile.tasks.base import Item, Score, Task
 from archon_compile.tasks.code import ContestPass, HumanEvalPass, code_contests_items
 from archon_compile.tasks.data import DataError, DatasetUnavailable
-from archon_compile.tasks.sandbox import SandboxLimits
 
 FIXTURE = Path(__file__).parent / "fixtures" / "code" / "code_contests.jsonl"
 

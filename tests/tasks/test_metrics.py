@@ -12,6 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import archon_compile as ac
+from archon_compile.answers import (
+    extract_boxed,
+    extract_math_answer,
+    extract_number,
+    normalise_math,
+    normalise_text,
+)
 from archon_compile.lm.base import LMRequest
 from archon_compile.lm.resolve import Backends
 from archon_compile.runtime.calls import RetryPolicy, Runtime
@@ -21,12 +28,7 @@ from archon_compile.tasks.metrics import (
     choice_index,
     choice_match,
     exact_match,
-    extract_boxed,
-    extract_math_answer,
-    extract_number,
     math_match,
-    normalise_math,
-    normalise_text,
     number_match,
 )
 

@@ -1,6 +1,6 @@
 """The sandbox's seccomp filter (process mode): the kernel refuses what the audit hook cannot see.
 
-Stdlib only, like `sandbox_child`, which installs it just before the untrusted code runs. The filter
+Stdlib only, like `child.py`, which installs it just before the untrusted code runs. The filter
 allows threads but no new process or program (so nothing can outlive the run or escape the filter), no
 socket but socketpair, no signal to another process, no pidfd or ptrace, and no write through a
 directory descriptor; everything else passes (paths are the audit hook's and the file permissions' job).

@@ -1,9 +1,9 @@
-"""The child side of the code sandbox. Stdlib only: it runs as `python -I -S sandbox_child.py CONFIG_JSON`.
+"""The child side of the code sandbox. Stdlib only: it runs as `python -I -S child.py CONFIG_JSON`.
 
 It runs in the child process before the untrusted code and applies what only the child can apply to
 itself: resource limits, a private filesystem view (namespace mode), dropping root to `nobody`, and, in
 process mode, an audit hook. The untrusted code then runs in this same process, so nothing it does
-happens before these protections are in place. `archon_compile.tasks.sandbox` documents the whole model.
+happens before these protections are in place. `archon_compile.sandbox` documents the whole model.
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ NS_WORKDIR = "/tmp/sandbox"
 _libc = ctypes.CDLL(None, use_errno=True)
 
 try:
-    from archon_compile.tasks.sandbox_seccomp import install_seccomp
+    from archon_compile.sandbox.seccomp_filter import install_seccomp
 except ImportError:  # run as a script with -I -S: the package is not importable, its directory is
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from sandbox_seccomp import install_seccomp  # type: ignore[import-not-found,no-redef]
+    from seccomp_filter import install_seccomp  # type: ignore[import-not-found,no-redef]
 
     del sys.path[0]
 

@@ -1,28 +1,4 @@
-"""Run untrusted, LLM-written Python in a separate, limited process.
-
-Every run gets: a fresh temporary directory (removed afterwards), `python -I -S` (isolated mode, standard
-library only: the program cannot import this project or its dependencies), an
-environment of only PATH, LANG and HOME/TMPDIR pointing at the work dir, a wall-clock timeout that kills
-the whole process tree, and rlimits set in the child itself (CPU seconds, address space, number of
-processes against fork bombs, file size, which also caps stdout/stderr since they go to files).
-
-Two isolation modes, chosen at run time (`SandboxResult.protections` lists what applied):
-
-- ``namespace`` (root, and `unshare` works): the child gets its own network namespace (only a loopback
-  that is down: no connection to anything, 127.0.0.1 included), pid namespace (everything it starts dies
-  with it, and it sees no other process) and mount namespace, in which every world-writable directory
-  (/tmp, /var/tmp, /dev/shm, /run/lock) is replaced by a private tmpfs that vanishes with the run, and
-  directories `nobody` cannot enter (such as /root) are hidden the same way, re-exposing only the
-  interpreter's own directories. The child then drops root for `nobody` (uid 65534) with no_new_privs,
-  so the rest of the filesystem is protected by ordinary permissions and RLIMIT_NPROC is enforced.
-- ``process`` (fallback): rlimits; as root, `nobody` (uid 65534, no_new_privs: root cannot be regained,
-  /etc/shadow is unreadable), for which it runs an interpreter nobody can read (`process_interpreter`)
-  or refuses to run at all; a seccomp filter (x86-64) by which the kernel refuses new processes and
-  programs (so nothing outlives the run or escapes the filter), every socket but socketpair, signals
-  to other processes, pidfd and ptrace, and writes through a directory descriptor; and an audit hook
-  that refuses writes outside the work dir, opening directories outside it, /proc of others and ctypes.
-  Files elsewhere stay protected by ordinary permissions only (as nobody): prefer namespace mode.
-"""
+"""Start, limit, watch and clean up one sandboxed run; the model is in `archon_compile.sandbox`."""
 
 from __future__ import annotations
 
@@ -47,9 +23,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from archon_compile.errors import ArchonError
-from archon_compile.tasks.sandbox_child import minimal_paths, readable_by
+from archon_compile.sandbox.child import minimal_paths, readable_by
 
-CHILD = Path(__file__).with_name("sandbox_child.py")
+CHILD = Path(__file__).with_name("child.py")
 NOBODY = 65534
 PYTHON_ENV = "ARCHON_COMPILE_SANDBOX_PYTHON"
 MAX_CONCURRENT = os.cpu_count() or 2
