@@ -2,8 +2,9 @@
 
 One server process is one event loop, so it uses one core. Here each worker is a whole server (its own
 program, LM clients, limits and in-memory cache) bound to the same port with SO_REUSEPORT, so the kernel
-spreads connections over the workers evenly; one socket shared by all would let whichever process wakes
-first take most of them. The disk LM cache (SQLite in WAL mode) is the one thing they share.
+spreads connections over the workers evenly; with one socket shared by all, whichever process wakes
+first takes the connection, which can pile them onto one. The disk LM cache (SQLite in WAL mode) is
+the one thing they share.
 
 The parent only supervises: it starts the workers (a fresh interpreter each), starts another when one
 dies, and on SIGINT or SIGTERM asks each to finish its requests and exit. Workers run in their own

@@ -156,7 +156,19 @@ def test_load_bench_compares_worker_counts_in_one_run():
     """bench/serve_load.py --workers 1,2 at a tiny size: every answer right, once, from each server."""
     bench = Path(__file__).resolve().parents[2] / "bench" / "serve_load.py"
     cmd = [sys.executable, str(bench), "--requests", "12", "--clients", "4", "--latency", "0.01"]
-    done = subprocess.run([*cmd, "--workers", "1,2"], capture_output=True, text=True, timeout=280)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.count("12 correct, 0 wrong answers, 0 errors {}, 0 not sent") == 2
-    assert "--- serve --workers 2" in done.stdout and "2 workers" in done.stdout.splitlines()[-1]
+    proc = subprocess.Popen(
+        [*cmd, "--workers", "1,2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, _ = proc.communicate(timeout=280)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)  # the bench and its servers (whose workers follow them)
+            proc.communicate()
+    assert proc.returncode == 0, out
+    assert out.count("12 correct, 0 wrong answers, 0 errors {}, 0 not sent") == 2
+    assert "--- serve --workers 2" in out and "2 workers" in out.splitlines()[-1]
