@@ -6,10 +6,15 @@ every model of the program retargeted to the fake, which runs in a third process
 do not share one interpreter lock, and the harness does not limit what it measures). `--clients`
 concurrent clients send `--requests` requests, each with a unique question, within `--time-cap` seconds;
 every answer must be the one derived from its own question, and the upstream must have seen each question
-exactly once per LM call. It prints the server's CPU per LM call (its own process's CPU time, so the
-figure holds on a busy machine where the throughput is set by what else runs).
+exactly once per LM call. It prints the server's CPU per LM call (the CPU time of its processes, so the
+figure holds on a busy machine where the throughput is set by what else runs), and beside it the CPU of
+the bench's own clients and fake upstream, which share the machine's cores with the server.
+
+`--workers 1,2` runs the same load against `serve --workers 1`, then `--workers 2`, in one run, and prints
+the throughput ratio: a valid comparison only on a machine with nothing else running.
 
     python bench/serve_load.py                          # 640 requests, 64 clients, 200 ms per LM call
+    python bench/serve_load.py --workers 1,2            # one server process, then two on the one port
     python bench/serve_load.py --program programs/x.json --requests 200
 """
 
@@ -55,27 +60,32 @@ def respond(body: dict[str, Any]) -> str:
     return f"reply to {body['messages'][-1]['content']}"
 
 
-def question(i: int) -> str:
-    return f"q{i:05d}: what is {i} squared?"
+def question(i: int, run: int = 0) -> str:
+    """Unique per request and per run, so each run's answers and upstream calls are checked apart."""
+    return f"r{run}q{i:05d}: what is {i} squared?"
 
 
 def cpu_seconds(pid: int) -> float | None:
-    """CPU time of the server process (Linux /proc), so its cost per request is known even on a busy
-    machine where throughput is set by what else runs."""
+    """CPU time of a process and of its live children (Linux /proc): a server with --workers is a
+    supervisor and its workers. Per process, so its cost per request is known even on a busy machine
+    where throughput is set by what else runs."""
     stat = Path(f"/proc/{pid}/stat")
-    if not stat.exists():
+    try:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except FileNotFoundError:
         return None
-    fields = stat.read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(int(kid)) or 0.0 for kid in kids)
 
 
 def run_upstream(latency: float, conn: Connection) -> None:
-    """The fake upstream's process: sends its URL, serves until told the load is over, then sends the
-    question of every call it saw."""
+    """The fake upstream's process: sends its URL, then, each time it is asked, the question of every
+    call it saw so far."""
     with FakeOpenAIServer(respond, latency_s=latency) as upstream:
         conn.send(upstream.url)
-        conn.recv()
-        conn.send([r["messages"][-1]["content"] for r in upstream.requests])
+        while conn.recv() == "seen":
+            conn.send([r["messages"][-1]["content"] for r in upstream.requests])
 
 
 @dataclass
@@ -85,7 +95,7 @@ class Upstream:
     conn: Connection
 
     def seen(self) -> Counter[str]:
-        self.conn.send("done")
+        self.conn.send("seen")
         return Counter(self.conn.recv())
 
 
@@ -111,7 +121,7 @@ def free_port() -> int:
 
 
 def start_server(
-    program: Path, upstream: str, port: int, args: argparse.Namespace
+    program: Path, upstream: str, port: int, workers: int, args: argparse.Namespace
 ) -> subprocess.Popen[bytes]:
     cmd = [
         sys.executable,
@@ -134,34 +144,43 @@ def start_server(
         "warning",
         "--timeout",
         "60",
+        "--workers",
+        str(workers),
     ]
     env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
     return subprocess.Popen(cmd, env=env)
 
 
-async def wait_ready(
-    http: aiohttp.ClientSession, base: str, proc: subprocess.Popen[bytes], model: str
-) -> None:
-    """Health first, then one warm-up query (the first call imports the LM client)."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit("the server exited before it was ready")
-        try:
-            async with http.get(f"{base}/health") as resp:
-                if resp.status == 200:
-                    break
-        except aiohttp.ClientError:
-            await asyncio.sleep(0.2)
-    body = {"model": model, "messages": [{"role": "user", "content": "warm-up"}]}
-    async with http.post(f"{base}/v1/chat/completions", json=body) as warm:
-        warm.raise_for_status()
+async def wait_ready(base: str, proc: subprocess.Popen[bytes], model: str, workers: int) -> None:
+    """Every worker answering /health (each fresh connection may reach another one; a worker still
+    starting gets none of the clients' connections), then warm-up queries on fresh connections, enough
+    to reach every worker (the first call imports the LM client)."""
+    deadline = time.monotonic() + 300
+    pids: set[str] = set()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as fresh:
+        while len(pids) < workers:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"the server exited or did not start {workers} workers: {len(pids)} answer")
+            try:
+                async with fresh.get(f"{base}/health") as resp:
+                    pids.add(resp.headers.get("X-Worker-Pid", ""))
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.2)
+
+        async def warm(n: int) -> None:
+            body = {"model": model, "messages": [{"role": "user", "content": f"warm-up {n}"}]}
+            async with fresh.post(f"{base}/v1/chat/completions", json=body) as resp:
+                resp.raise_for_status()
+
+        await asyncio.gather(*(warm(n) for n in range(8 * workers)))
 
 
 @dataclass
 class LoadResult:
-    """What the clients saw, and what the two processes spent while they ran."""
+    """What the clients saw, and what the server, the clients and the upstream spent while they ran."""
 
+    workers: int
+    run: int
     answers: dict[int, str] = field(default_factory=dict)
     errors: Counter[str] = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)
@@ -172,13 +191,19 @@ class LoadResult:
     upstream_cpu_s: float | None = None
 
 
-async def load(base: str, model: str, args: argparse.Namespace, proc: subprocess.Popen[bytes]) -> LoadResult:
+async def load(
+    base: str,
+    model: str,
+    args: argparse.Namespace,
+    proc: subprocess.Popen[bytes],
+    upstream_pid: int,
+    result: LoadResult,
+) -> None:
+    await wait_ready(base, proc, model, result.workers)
     # aiohttp, not httpx: httpx's client CPU per request was the harness's own bottleneck at 64 clients.
     connector = aiohttp.TCPConnector(limit=args.clients)
-    result = LoadResult()
     timeout = aiohttp.ClientTimeout(total=90)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
-        await wait_ready(http, base, proc, model)
         pending = list(range(args.requests))
         deadline = time.monotonic() + args.time_cap
 
@@ -186,7 +211,7 @@ async def load(base: str, model: str, args: argparse.Namespace, proc: subprocess
             while pending and time.monotonic() < deadline:
                 i = pending.pop()
                 start = time.perf_counter()
-                body = {"model": model, "messages": [{"role": "user", "content": question(i)}]}
+                body = {"model": model, "messages": [{"role": "user", "content": question(i, result.run)}]}
                 try:
                     async with http.post(f"{base}/v1/chat/completions", json=body) as resp:
                         status, data = resp.status, await resp.read()
@@ -199,32 +224,34 @@ async def load(base: str, model: str, args: argparse.Namespace, proc: subprocess
                     continue
                 result.answers[i] = json.loads(data)["choices"][0]["message"]["content"]
 
-        start, server_cpu, own_cpu = time.perf_counter(), cpu_seconds(proc.pid), time.process_time()
+        start, own_cpu = time.perf_counter(), time.process_time()
+        server_cpu, upstream_cpu = cpu_seconds(proc.pid), cpu_seconds(upstream_pid)
         await asyncio.gather(*(client() for _ in range(args.clients)))
         result.wall_s = time.perf_counter() - start
         result.bench_cpu_s = time.process_time() - own_cpu
-        server_cpu_end = cpu_seconds(proc.pid)
+        server_cpu_end, upstream_cpu_end = cpu_seconds(proc.pid), cpu_seconds(upstream_pid)
         if server_cpu is not None and server_cpu_end is not None:
             result.server_cpu_s = server_cpu_end - server_cpu
+        if upstream_cpu is not None and upstream_cpu_end is not None:
+            result.upstream_cpu_s = upstream_cpu_end - upstream_cpu
         result.not_sent = len(pending)
-    return result
 
 
 def report(
     result: LoadResult, spec: ac.ArchitectureSpec, seen: Counter[str], args: argparse.Namespace
 ) -> bool:
-    """Print the numbers; True when every request came back once, right, and in time."""
+    """Print one run's numbers; True when every request came back once, right, and in time."""
     depth, calls = len(spec.layers), spec.calls_per_query()
-    wrong = [i for i, a in result.answers.items() if a != f"reply to {question(i)}"]
-    upstream_mismatch = [i for i in result.answers if seen[question(i)] != calls]
+    wrong = [i for i, a in result.answers.items() if a != f"reply to {question(i, result.run)}"]
+    upstream_mismatch = [i for i in result.answers if seen[question(i, result.run)] != calls]
     ok = len(result.answers) - len(wrong)
-    print(f"program {spec.name}: {calls} LM calls in {depth} layers per query, {args.latency:g}s each")
+    print(f"--- serve --workers {result.workers}")
     print(
         f"{args.clients} clients, {args.requests} requests: {ok} correct, {len(wrong)} wrong answers, "
         f"{sum(result.errors.values())} errors {dict(result.errors)}, {result.not_sent} not sent "
         f"(time cap {args.time_cap:g}s)"
     )
-    print(f"upstream: {sum(seen.values())} calls; {len(upstream_mismatch)} questions not seen {calls} times")
+    print(f"upstream: {len(upstream_mismatch)} questions not seen {calls} times")
     lat = sorted(result.latencies)
     if lat:
         print(
@@ -243,11 +270,31 @@ def report(
         print(
             f"server CPU per LM call {result.server_cpu_s / (n * calls) * 1000:.2f} ms (target <= 1); "
             f"CPU per request: server {result.server_cpu_s / n * 1000:.1f} ms "
-            f"({result.server_cpu_s / result.wall_s:.0%} of one core), clients "
+            f"({result.server_cpu_s / result.wall_s:.0%} of one core), bench clients "
             f"{result.bench_cpu_s / n * 1000:.1f} ms{upstream}; load average {os.getloadavg()[0]:.1f} on "
             f"{os.cpu_count()} cores"
         )
     return not (wrong or upstream_mismatch or result.errors or result.not_sent)
+
+
+def measure(
+    program: Path,
+    spec: ac.ArchitectureSpec,
+    upstream: Upstream,
+    workers: int,
+    run: int,
+    args: argparse.Namespace,
+) -> LoadResult:
+    """One load against a fresh `serve --workers N`."""
+    port = free_port()
+    proc = start_server(program, upstream.url, port, workers, args)
+    result = LoadResult(workers, run)
+    try:
+        asyncio.run(load(f"http://127.0.0.1:{port}", spec.name, args, proc, upstream.pid, result))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -260,6 +307,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.2, help="seconds per upstream LM call")
     parser.add_argument("--time-cap", type=float, default=120.0, help="stop sending after this many seconds")
     parser.add_argument("--lm-concurrency", type=int, default=512, help="the server's LM calls in flight")
+    parser.add_argument(
+        "--workers",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1],
+        help="server processes, or a comma list of counts to compare in one run (e.g. 1,2)",
+    )
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -267,20 +320,20 @@ def main(argv: list[str] | None = None) -> int:
         if args.program is None:
             program.write_text(json.dumps(DEFAULT_SPEC))
         spec = ac.load(program, cache=False).spec
+        print(
+            f"program {spec.name}: {spec.calls_per_query()} LM calls in {len(spec.layers)} layers per query, "
+            f"{args.latency:g}s each"
+        )
         with upstream_process(args.latency) as upstream:
-            port = free_port()
-            proc = start_server(program, upstream.url, port, args)
-            upstream_cpu = cpu_seconds(upstream.pid)
-            try:
-                result = asyncio.run(load(f"http://127.0.0.1:{port}", spec.name, args, proc))
-            finally:
-                proc.terminate()
-                proc.wait(timeout=30)
-            end_cpu = cpu_seconds(upstream.pid)
-            if upstream_cpu is not None and end_cpu is not None:
-                result.upstream_cpu_s = end_cpu - upstream_cpu
+            results = [measure(program, spec, upstream, n, run, args) for run, n in enumerate(args.workers)]
             seen = upstream.seen()
-    return 0 if report(result, spec, seen, args) else 1
+    ok = [report(result, spec, seen, args) for result in results]
+    if len(results) > 1:
+        rates = {r.workers: len(r.answers) / r.wall_s for r in results}
+        base = rates[results[0].workers]
+        ratios = ", ".join(f"{n} workers {rate / base:.2f}x" for n, rate in rates.items())
+        print(f"throughput relative to {results[0].workers} worker(s): {ratios}")
+    return 0 if all(ok) else 1
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -37,12 +37,21 @@ def serve(
     max_calls_per_query: Annotated[
         int, typer.Option(min=1, help="refuse to serve an architecture making more LM calls per query")
     ] = DEFAULT_MAX_CALLS_PER_QUERY,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="server processes on the one port (Linux), e.g. one per core; each has its own "
+            "--concurrency and --lm-concurrency",
+        ),
+    ] = 1,
 ) -> None:
     """Serve POST /v1/chat/completions, GET /v1/models and GET /health for one architecture."""
     import uvicorn
 
     import archon_compile as ac
     from archon_compile.serve import ServeOptions, create_app
+    from archon_compile.serve import workers as multi
 
     key = None
     if api_key_env is not None:
@@ -54,15 +63,22 @@ def serve(
                 err=True,
             )
             raise typer.Exit(2)
-    try:
-        prog = ac.load(
-            program,
-            lm=lm,
-            api_base=api_base,
-            cache=not no_cache,
-            concurrency=lm_concurrency,
-            max_calls_per_query=max_calls_per_query,
+    if workers > 1 and not multi.supported():
+        typer.echo(
+            "error: --workers needs Linux (SO_REUSEPORT); elsewhere run one server per port behind a "
+            "load balancer",
+            err=True,
         )
+        raise typer.Exit(2)
+    load: dict[str, Any] = {
+        "lm": lm,
+        "api_base": api_base,
+        "cache": not no_cache,
+        "concurrency": lm_concurrency,
+        "max_calls_per_query": max_calls_per_query,
+    }
+    try:
+        prog = ac.load(program, **load)
     except ac.ArchonError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -78,10 +94,19 @@ def serve(
     typer.echo(
         f"serving {prog.name!r} ({len(prog.spec.layers)} layers, {prog.spec.calls_per_query()} LM "
         f"calls/query) at {f'http://{host}:{port}/v1' if port else 'a free port (see below)'}; "
-        f"auth {'on' if key else 'off'}",
+        f"auth {'on' if key else 'off'}{f'; {workers} worker processes' if workers > 1 else ''}",
         err=True,
     )
-    uvicorn.run(create_app(prog, options), host=host, port=port, log_level=log_level, lifespan="off")
+    if workers == 1:
+        uvicorn.run(create_app(prog, options), host=host, port=port, log_level=log_level, lifespan="off")
+        return
+    config = multi.WorkerConfig(program, load, options, host, port, log_level)
+    try:
+        status = multi.run_workers(config, workers)
+    except OSError as exc:
+        typer.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1) from None
+    raise typer.Exit(status)
 
 
 def _is_loopback(host: str) -> bool:

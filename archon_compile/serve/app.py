@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import os
 import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
@@ -116,7 +117,9 @@ class _Handlers:
         return checked
 
     async def health(self, request: Request) -> Response:
-        return JSONResponse({"status": "ok", "model": self.program.name})
+        """The pid header tells which process answered when several serve one port (`--workers`)."""
+        headers = {"X-Worker-Pid": str(os.getpid())}
+        return JSONResponse({"status": "ok", "model": self.program.name}, headers=headers)
 
     async def openapi(self, request: Request) -> Response:
         if self._openapi is None:

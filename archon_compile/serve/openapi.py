@@ -74,14 +74,20 @@ def document(title: str, model: str, *, secured: bool) -> dict[str, Any]:
         "required": True,
         "content": {"application/json": {"schema": _ref(ChatCompletionRequest)}},
     }
+    health_ok = _json(HEALTH_SCHEMA, "up") | {
+        "headers": {
+            "X-Worker-Pid": {
+                "description": "the process that answered (several serve one port with --workers)",
+                "schema": {"type": "string", "pattern": "^[0-9]+$"},
+            }
+        }
+    }
     model_param = {"name": "model_id", "in": "path", "required": True, "schema": {"type": "string"}}
     doc: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": title, "version": "1"},
         "paths": {
-            "/health": {
-                "get": _operation("Liveness and the model served", _json(HEALTH_SCHEMA, "up"), (), False)
-            },
+            "/health": {"get": _operation("Liveness and the model served", health_ok, (), False)},
             "/v1/models": {
                 "get": _operation("The one model served", _json(_ref(ModelList), "models"), (), secured)
             },

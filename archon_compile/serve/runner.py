@@ -14,17 +14,31 @@ import uvicorn
 from starlette.applications import Starlette
 
 
+def listening_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A TCP socket bound to (host, port), for uvicorn to listen on. `reuse_port` lets several processes
+    bind the same port, and the kernel then spreads new connections over them (Linux's SO_REUSEPORT)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets that declare it, and without
+    # it Nagle's algorithm plus delayed ACKs add ~40 ms to every keep-alive request.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 class ServerThread:
     """uvicorn on `host` (port 0 = a free port, bound before the thread starts so `base_url` is known)."""
 
     def __init__(
         self, app: Starlette, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning"
     ) -> None:
-        # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets that declare it, and without
-        # it Nagle's algorithm plus delayed ACKs add ~40 ms to every keep-alive request.
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((host, port))
+        self._socket = listening_socket(host, port)
         self._server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, lifespan="off"))
         self._thread = threading.Thread(
             target=self._server.run,
