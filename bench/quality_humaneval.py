@@ -69,16 +69,16 @@ def specs(space: ArchonSpace) -> dict[str, ArchitectureSpec]:
     )
     fused = recipe.model_copy(update={"fusion_layers": 1})
     lm = {"model": QWEN, "temperature": space.temperature, "max_tokens": space.max_tokens}
-    tests = space.build(recipe, pool, name=RECIPE).model_dump(mode="json")
-    tests["layers"][-1][0]["top_k"] = SAMPLES
-    ranked = {**tests, "name": "samples+tests+ranker"}
-    ranked["layers"] = [*tests["layers"], [RankerSpec(top_k=1, **lm).model_dump(mode="json")]]
+    data = space.build(recipe, pool, name=RECIPE).model_dump(mode="json")
+    data["layers"][-1][0]["top_k"] = SAMPLES
+    ranked = {**data, "name": "samples+tests+ranker"}
+    ranked["layers"] = [*data["layers"], [RankerSpec(top_k=1, **lm).model_dump(mode="json")]]
     greedy = GeneratorSpec(**{**lm, "temperature": 0.0})
-    with_greedy = {**tests, "name": "greedy+samples+tests"}
+    with_greedy = {**data, "name": "greedy+samples+tests"}
     with_greedy["layers"] = [
-        [greedy.model_dump(mode="json"), {**tests["layers"][0][0], "samples": SAMPLES - 1}],
-        *tests["layers"][1:-1],
-        [{**tests["layers"][-1][0], "top_k": 1}],
+        [greedy.model_dump(mode="json"), {**data["layers"][0][0], "samples": SAMPLES - 1}],
+        *data["layers"][1:-1],
+        [{**data["layers"][-1][0], "top_k": 1}],
     ]
     return {
         "single": ArchitectureSpec.from_data({"name": "single", "layers": [[greedy]]}, source="single"),
