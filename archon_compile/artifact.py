@@ -227,7 +227,9 @@ def assert_no_secrets(text: str, where: str) -> None:
 
 def _without_credentials(spec: ArchitectureSpec) -> ArchitectureSpec:
     """Strip user:password@ and query strings from endpoints before they are frozen."""
-    return spec.with_lms(lambda model, base: {"api_base": public_url(base)} if base else {})
+    return spec.with_lms(
+        lambda model, base: {"api_base": public_url(base)} if base else {}, "with credentials removed"
+    )
 
 
 def _versions() -> dict[str, str]:

@@ -302,9 +302,7 @@ class ArchitectureSpec(_Base):
                     seen[model] = None
         return list(seen)
 
-    def with_lms(
-        self, change: Callable[[str, str | None], Mapping[str, str]], why: str = "with models changed"
-    ) -> ArchitectureSpec:
+    def with_lms(self, change: Callable[[str, str | None], Mapping[str, str]], why: str) -> ArchitectureSpec:
         """The same architecture, each model-backed component updated with what `change(model, api_base)`
         returns (`model` and/or `api_base`; empty: unchanged), and checked again (a `SpecError` names
         the spec and `why` it was rewritten)."""
