@@ -41,6 +41,7 @@ from typing import Any
 
 from archon_compile.artifact import Artifact, read
 from archon_compile.compiler.space import ROLES, ArchonSpace, TrialChoice
+from archon_compile.components import QueryFailed
 from archon_compile.lm.local import QWEN
 from archon_compile.program import Program
 from archon_compile.sandbox import run_unit_tests
@@ -95,8 +96,8 @@ async def run_problem(program: Program, item: Item, analyse: bool) -> dict[str, 
     try:
         pred = await program.acall(TASK.conversation(item, []))
         answer, trace, error = pred.response, pred.trace, None
-    except Exception as exc:  # scored 0 and counted, as the evaluation engine does
-        answer, trace, error = "", list(getattr(exc, "trace", []) or []), f"{type(exc).__name__}: {exc}"
+    except QueryFailed as exc:  # a program error: scored 0 and counted, as the evaluation engine does
+        answer, trace, error = "", list(exc.trace or []), f"{type(exc).__name__}: {exc}"
     seconds = time.perf_counter() - start
     calls = [r for r in trace if r.lm_call]
     row: dict[str, Any] = {
@@ -196,6 +197,9 @@ def summarize(results: dict[str, list[dict[str, Any]]]) -> str:
         secs = sum(rows[i]["seconds"] for i in ids) / max(1, n)
         rate = f"{sum(got) / max(1, n):.3f} | [{lo:.3f}, {hi:.3f}]"
         lines.append(f"| {name} | {rate} | {diff} | {calls:.1f} | {secs:.0f} |")
+    errors = {name: sum(bool(rows[i]["error"]) for i in ids) for name, rows in by_id.items()}
+    if any(errors.values()):
+        lines += ["", f"program errors (scored 0): {errors}"]
     if RECIPE in by_id:
         lines += ["", *summary_lines([by_id[RECIPE][i] for i in ids], SAMPLES)]
     return "\n".join(lines)
@@ -286,12 +290,28 @@ def main() -> None:
     if Path(args.artifact).exists():
         art = read(args.artifact)
         archs["compiled"] = art.architecture if isinstance(art, Artifact) else art
+    chosen = _chosen(args.architectures, archs, args.artifact)
     t0 = time.perf_counter()
-    for name in args.architectures.split(","):
-        if name in archs and not args.summary_only:
-            run_architecture(name, archs[name], heldout, args, t0)
-    results = {n: read_rows(Path(args.out) / f"{n}.jsonl") for n in archs}
-    print(summarize({n: rows for n, rows in results.items() if rows}))
+    for name in chosen if not args.summary_only else []:
+        run_architecture(name, archs[name], heldout, args, t0)
+    results = {n: rows for n in archs if (rows := read_rows(Path(args.out) / f"{n}.jsonl"))}
+    if not results:
+        raise SystemExit(f"nothing measured: no results under {args.out}")
+    print(summarize(results))
+    failed = [n for n, rows in results.items() if all(r["error"] for r in rows)]
+    if failed:
+        raise SystemExit(f"every problem of {', '.join(failed)} failed with a program error: see the rows")
+
+
+def _chosen(names: str, archs: dict[str, ArchitectureSpec], artifact: str) -> list[str]:
+    """The architectures asked for; an unknown name is an error, `compiled` without its file a note."""
+    asked = [n for n in names.split(",") if n]
+    unknown = [n for n in asked if n not in archs and n != "compiled"]
+    if unknown:
+        raise SystemExit(f"--architectures: unknown {unknown}; choose from {[*archs, 'compiled']}")
+    if "compiled" in asked and "compiled" not in archs:
+        print(f"compiled: skipped, no artifact at {artifact} (compile first, or pass --artifact)")
+    return [n for n in asked if n in archs]
 
 
 if __name__ == "__main__":

@@ -7,9 +7,11 @@ import asyncio
 from pathlib import Path
 
 import optuna
+import pytest
 import quality_humaneval as qh
 
 from archon_compile.compiler.space import ArchonSpace
+from archon_compile.lm.base import LMError
 from archon_compile.lm.local import QWEN
 from archon_compile.lm.scripted import ScriptedLM, last_user_text
 from archon_compile.program import Program
@@ -85,7 +87,7 @@ def test_one_problem_runs_end_to_end_and_records_samples_and_tests(tmp_path: Pat
 
 
 def _row(i: int, passed: bool, recipe: bool = False) -> dict[str, object]:
-    row: dict[str, object] = {"id": f"p{i}", "passed": passed, "calls": 4, "seconds": 2.0}
+    row: dict[str, object] = {"id": f"p{i}", "passed": passed, "calls": 4, "seconds": 2.0, "error": None}
     if recipe:
         row |= {
             "samples_passed": [i % 2 == 0, True, False],
@@ -117,3 +119,23 @@ def test_a_torn_last_line_is_dropped_and_redone(tmp_path: Path) -> None:
     path = tmp_path / "single.jsonl"
     path.write_text('{"id": "p0", "passed": true}\n{"id": "p1", "pas')
     assert [r["id"] for r in qh.read_rows(path)] == ["p0"]
+
+
+def test_a_program_error_is_scored_zero_and_counted_and_a_missing_model_stops_the_run() -> None:
+    spec = qh.specs(ArchonSpace.for_task(qh.TASK))["single"]
+    item = next(i for i in qh.TASK.items() if i.id == "HumanEval/0")
+    dead = ScriptedLM(lambda request: LMError("server error", retryable=False, status=500))
+    row = asyncio.run(qh.run_problem(Program(spec, lms={QWEN: dead}, cache=False), item, analyse=False))
+    assert row["passed"] is False and row["error"].startswith("QueryFailed")
+    results = {"single": [dict(_row(0, False), error="QueryFailed: layer L0")]}
+    assert "program errors (scored 0): {'single': 1}" in qh.summarize(results)
+
+
+def test_nothing_measured_or_an_unknown_architecture_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for argv in (["--summary-only"], ["--architectures", "singel", "--summary-only"]):
+        monkeypatch.setattr("sys.argv", ["quality_humaneval.py", "--out", str(tmp_path), *argv])
+        with pytest.raises(SystemExit) as exc:
+            qh.main()
+        assert exc.value.code not in (0, None)

@@ -14,21 +14,8 @@ from typer.testing import CliRunner
 import archon_compile as ac
 from archon_compile.cli import app
 from archon_compile.testing import FakeOpenAIServer, Fault
+from tests.helpers.capitals import CAPITALS
 
-CAPITALS = {
-    "France": "Paris",
-    "Japan": "Tokyo",
-    "Colombia": "Bogotá",
-    "Peru": "Lima",
-    "Chile": "Santiago",
-    "Kenya": "Nairobi",
-    "Egypt": "Cairo",
-    "Spain": "Madrid",
-    "Italy": "Rome",
-    "Cuba": "Havana",
-    "Ghana": "Accra",
-    "Nepal": "Kathmandu",
-}
 WRONG_FOR_GOOD = {"Kenya", "Italy"}
 NO_ANSWER = {"Cuba"}  # every model fails there: a program error
 
