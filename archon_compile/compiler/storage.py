@@ -25,6 +25,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import optuna
+import sqlalchemy
 import sqlalchemy.exc
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
@@ -59,13 +60,16 @@ def open_storage(url: str, attempts: int = 5) -> RDBStorage:
     for attempt in range(attempts):
         try:
             with quiet():
-                return RDBStorage(
+                storage = RDBStorage(
                     url,
                     engine_kwargs=_engine_kwargs(url),
                     heartbeat_interval=HEARTBEAT_S,
                     grace_period=GRACE_S,
                     heartbeat_stale_trial_callback=_retry(),
                 )
+            if storage.engine.name == "sqlite":
+                sqlalchemy.event.listen(storage.engine, "begin", _begin_immediate)
+            return storage
         except (
             sqlalchemy.exc.IntegrityError,
             sqlalchemy.exc.ProgrammingError,
@@ -78,19 +82,28 @@ def open_storage(url: str, attempts: int = 5) -> RDBStorage:
 
 
 def _engine_kwargs(url: str) -> dict[str, Any]:
-    """SQLite: WAL with synchronous=NORMAL (durable when a worker is killed, no fsync per write, readers
-    never block the writer) and a long lock timeout for several workers; servers: reconnect if dropped."""
+    """SQLite: WAL with synchronous=NORMAL (durable when a worker is killed, no fsync per write), a long
+    lock timeout for several workers, and transactions begun by `_begin_immediate`; servers: reconnect if
+    dropped."""
     if not url.startswith("sqlite"):
         return {"pool_pre_ping": True}
     path = make_url(url).database or ""
 
     def connect() -> sqlite3.Connection:
-        conn = sqlite3.connect(path, timeout=60, check_same_thread=False)
+        conn = sqlite3.connect(path, timeout=60, check_same_thread=False, isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         return conn
 
     return {"creator": connect}
+
+
+def _begin_immediate(conn: sqlalchemy.Connection) -> None:
+    """Start every SQLite transaction holding the write lock. Optuna reads a trial and then updates it
+    (`SELECT ... FOR UPDATE`, which SQLite ignores), and pysqlite begins a transaction only at the update:
+    two workers could both see an enqueued trial WAITING and both run it (optuna/optuna#4002). The
+    connections are opened with `isolation_level=None` so that this BEGIN is the only one."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def hide_password(url: str) -> str:

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import sqlalchemy.exc
 from optuna.trial import TrialState
 
 from archon_compile.compiler.marks import EvalAttrs, counted, eval_of, retried_from
+from archon_compile.compiler.storage import open_storage, quiet
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = """
@@ -115,6 +117,30 @@ def _two_workers(tmp_path: Path, storage: str) -> None:
 
 def test_two_workers_share_one_sqlite_study(tmp_path: Path) -> None:
     _two_workers(tmp_path, f"sqlite:///{tmp_path / 'study.sqlite3'}")
+
+
+def _ask(storage: optuna.storages.RDBStorage, barrier: threading.Barrier, asked: list[int]) -> None:
+    study = optuna.load_study(study_name="race", storage=storage)
+    barrier.wait()
+    with quiet():
+        asked.append(study.ask().number)
+
+
+def test_an_enqueued_trial_is_popped_by_one_worker_only(tmp_path: Path) -> None:
+    """Four workers ask at once for the one enqueued trial; without an immediate SQLite transaction two
+    of them often both ran it (about one round in three), and the second `tell` failed."""
+    storage = open_storage(f"sqlite:///{tmp_path / 'study.sqlite3'}")
+    study = optuna.create_study(storage=storage, study_name="race")
+    for round_ in range(20):
+        study.enqueue_trial({"x": round_})
+        barrier = threading.Barrier(4)
+        asked: list[int] = []
+        workers = [threading.Thread(target=_ask, args=(storage, barrier, asked)) for _ in range(4)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        assert len(set(asked)) == 4, f"round {round_}: trials asked {asked}"
 
 
 def _pg_url() -> str | None:
