@@ -24,7 +24,8 @@ misses within `--max-trials` counts as `--max-trials`.
 
 Other landscapes: `--pool-size` (models; past 8, more are drawn, see bench/pools.py), `--rho` (how much
 the items' shared difficulty correlates the models' errors), `--budget-calls` (per query) and
-`--dev-items`; the defaults are the landscape above. The trials of each sampler are printed as
+`--dev-items`; the defaults are the landscape above. `--guided 0` measures the default sampler without
+its surrogate (TPE alone). The trials of each sampler are printed as
 quartiles, not only the mean.
 
     python bench/search_efficiency.py                   # 20 seeds, at most 150 trials each, 2 workers
@@ -83,7 +84,7 @@ class Setup(BaseModel):
     dev_items: int = 100
     pool_size: int = 8
     rho: float = RHO
-    local: float = 0.0  # the default sampler's share of local-search proposals (`default_sampler`)
+    guided: float = 1.0  # the default sampler's share of surrogate-guided proposals (`default_sampler`)
 
     def pool(self) -> SimPool:
         return SimPool(pool_models(self.pool_size), self.rho)
@@ -140,7 +141,7 @@ class Comparison(BaseModel):
 
 
 def other_landscape(
-    pool_size: int, rho: float, budget_calls: int, dev_items: int, local: float = 0.0
+    pool_size: int, rho: float, budget_calls: int, dev_items: int, guided: float = 1.0
 ) -> Setup:
     """The default space on another pool, budget or dev set; role models missing from a smaller pool give
     way to its strongest model."""
@@ -153,7 +154,7 @@ def other_landscape(
         dev_items=dev_items,
         pool_size=pool_size,
         rho=rho,
-        local=local,
+        guided=guided,
     )
 
 
@@ -298,7 +299,7 @@ def search(setup: Setup, sampler: Sampler, seed: int, max_trials: int, threshold
                 sampler=(
                     optuna.samplers.RandomSampler(seed=seed)
                     if sampler == "random"
-                    else default_sampler(seed, max_trials, setup.local)
+                    else default_sampler(seed, max_trials, setup.guided)
                 ),
                 prior=sampler == "default",
                 progress=progress,
@@ -347,10 +348,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rho", type=float, default=default.rho, help="weight of shared item difficulty")
     parser.add_argument("--budget-calls", type=int, default=default.budget_calls, help="LM calls per query")
     parser.add_argument(
-        "--local", type=float, default=0.0, help="the default sampler's share of local-search proposals"
+        "--guided",
+        type=float,
+        default=default.guided,
+        help="the default sampler's share of surrogate-guided proposals (0: its TPE alone)",
     )
     args = parser.parse_args(argv)
-    setup = other_landscape(args.pool_size, args.rho, args.budget_calls, args.dev_items, args.local)
+    setup = other_landscape(args.pool_size, args.rho, args.budget_calls, args.dev_items, args.guided)
     c = compare(setup, args.seeds, args.max_trials, args.workers)
     land = c.landscape
     print(

@@ -1,9 +1,12 @@
 """The default sampler and pruner of a search.
 
-The sampler is Optuna's multivariate TPE, seeded per trial: a fresh `TPESampler` whose seed is a function
-of (search seed, trial number) proposes each trial, so a run reproduces and workers sharing a study
-(whose trial numbers differ) do not all propose the same startup architectures. Composition through
-Optuna's public sampler interface, not a subclass reseeding TPE's private random state.
+The sampler proposes most architectures by Bayesian optimisation, as ARCHON did: a Gaussian process fitted
+to the trials so far (`surrogate.py`) scores candidate architectures (`candidates.py`: one- and two-step
+moves from the best trials and a few random draws) and the one of highest expected improvement is tried.
+Optuna's multivariate TPE proposes the rest: the first trials, before the surrogate has three to learn
+from, and whenever no untried candidate is left. Every trial is seeded by (search seed, trial number), so
+a run reproduces and workers sharing a study (whose trial numbers differ) do not propose alike.
+Composition through Optuna's public sampler interface, not a subclass reseeding TPE's private state.
 """
 
 from __future__ import annotations
@@ -17,27 +20,31 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, IntD
 from optuna.samplers import BaseSampler, RandomSampler, TPESampler
 from optuna.trial import FrozenTrial, TrialState
 
+from archon_compile.compiler.candidates import Params, draw, two_steps, untried
 from archon_compile.compiler.marks import MarkKind, mark_of
-from archon_compile.compiler.neighbours import Params, neighbours, untried
 from archon_compile.compiler.pruning import PairedPruner
+from archon_compile.compiler.surrogate import Encoding, GaussianProcess, expected_improvement
+
+RANDOM_CANDIDATES = 64  # random draws scored beside the moves (256: 27.2 trials, 32: 24.4, 0: 34.0)
+FROM_BEST = 3  # the best trials whose one- and two-step moves are candidates
+MIN_OBSERVED = 3  # trials with a quality before the surrogate proposes
 
 
-class TrialSeededTPE(BaseSampler):
-    """TPE with a seed per trial, mixed with a local search around the incumbent.
+class GuidedSampler(BaseSampler):
+    """Expected improvement under a Gaussian process, with probability `guided`; seeded TPE otherwise.
 
-    With probability `local` (once a complete trial exists) a proposal is an untried neighbour of the best
-    complete trial (`neighbours.py`: one axis moved one step); parameters the move switches on are drawn
-    at random. After a proposal that repeated an evaluated architecture (marked `repeat` by the driver)
-    the next proposal is drawn at random: TPE concentrated on one good architecture keeps proposing it,
-    and repeats are free for the trial count, so without this step a search could loop on them."""
+    A trial stopped early by the pruner is an observation too, at its last reported value: dropping them
+    took the bench from 27.2 to 42.4 trials. After a proposal that repeated an evaluated architecture
+    (marked `repeat` by the driver) the next proposal is drawn at random: repeats are free for the trial
+    count, so without this step a search could loop on them."""
 
-    def __init__(self, seed: int, local: float = 0.0, **tpe: Any) -> None:
-        if not 0.0 <= local <= 1.0:
-            raise ValueError(f"local must be in [0, 1], got {local}")
+    def __init__(self, seed: int, guided: float = 1.0, **tpe: Any) -> None:
+        if not 0.0 <= guided <= 1.0:
+            raise ValueError(f"guided must be in [0, 1], got {guided}")
         self._seed = seed
-        self._local = local
+        self._guided = guided
         self._tpe = tpe
-        self._move: Params | None = None
+        self._proposal: Params | None = None
         self._inner: BaseSampler = self._make(seed, explore=False)
 
     def _make(self, seed: int, explore: bool) -> BaseSampler:
@@ -53,24 +60,15 @@ class TrialSeededTPE(BaseSampler):
         previous = next((t for t in trials if t.number == trial.number - 1), None)
         mark = mark_of(previous) if previous is not None else None
         repeat = mark is not None and mark.kind == MarkKind.REPEAT
-        self._move = None if repeat else self._neighbour(study, trials, random.Random(mixed))
-        self._inner = self._make(mixed, explore=repeat or self._move is not None)
+        rng = random.Random(mixed)
+        self._proposal = None if repeat or rng.random() >= self._guided else propose(study, trials, rng)
+        self._inner = self._make(mixed, explore=repeat or self._proposal is not None)
         self._inner.before_trial(study, trial)
-
-    def _neighbour(self, study: optuna.Study, trials: list[FrozenTrial], rng: random.Random) -> Params | None:
-        """An untried neighbour of the incumbent, with probability `local`; None otherwise."""
-        if rng.random() >= self._local:
-            return None
-        best = incumbent(study, trials, rng)
-        if best is None:
-            return None
-        options = untried(neighbours(best.params, best.distributions), trials)
-        return rng.choice(options) if options else None
 
     def infer_relative_search_space(
         self, study: optuna.Study, trial: FrozenTrial
     ) -> dict[str, BaseDistribution]:
-        if self._move is not None:
+        if self._proposal is not None:
             return {}
         return self._inner.infer_relative_search_space(study, trial)
 
@@ -82,8 +80,8 @@ class TrialSeededTPE(BaseSampler):
     def sample_independent(
         self, study: optuna.Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution
     ) -> Any:
-        if self._move is not None and param_name in self._move:
-            value = self._move[param_name]
+        if self._proposal is not None and param_name in self._proposal:
+            value = self._proposal[param_name]
             if _fits(value, param_distribution):
                 return value
         return self._inner.sample_independent(study, trial, param_name, param_distribution)
@@ -95,15 +93,36 @@ class TrialSeededTPE(BaseSampler):
         self._inner.reseed_rng()
 
 
-def incumbent(study: optuna.Study, trials: list[FrozenTrial], rng: random.Random) -> FrozenTrial | None:
-    """The best complete trial (one objective), or one of the Pareto front drawn by `rng` (several)."""
-    complete = [t for t in trials if t.state == TrialState.COMPLETE and t.values]
-    if not complete:
+def propose(study: optuna.Study, trials: list[FrozenTrial], rng: random.Random) -> Params | None:
+    """The untried candidate of highest expected improvement on the first objective (quality in the
+    weighted mode), or None before `MIN_OBSERVED` trials have a value or when every candidate was tried."""
+    sign = 1 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else -1
+    observed = sorted(
+        ((t.params, sign * q) for t in trials if (q := observed_value(t)) is not None), key=lambda o: -o[1]
+    )
+    if len(observed) < MIN_OBSERVED:
         return None
-    if len(study.directions) == 1:
-        sign = 1 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1
-        return max(complete, key=lambda t: sign * t.values[0])
-    return rng.choice(study.best_trials)
+    dists: dict[str, BaseDistribution] = {}
+    for t in trials:
+        dists.update(t.distributions)
+    pool = [draw(dists, rng) for _ in range(RANDOM_CANDIDATES)]
+    for params, _ in observed[:FROM_BEST]:
+        pool += two_steps(params, dists)
+    options = untried(pool, trials)
+    if not options:
+        return None
+    gp = GaussianProcess(Encoding(dists), [p for p, _ in observed], [q for _, q in observed], rng)
+    mean, std = gp.predict(options)
+    return options[int(expected_improvement(mean, std, observed[0][1]).argmax())]
+
+
+def observed_value(t: FrozenTrial) -> float | None:
+    """A trial's first objective: its value when complete, its last report when stopped early."""
+    if t.state == TrialState.COMPLETE and t.values:
+        return t.values[0]
+    if t.state == TrialState.PRUNED and t.intermediate_values:
+        return t.intermediate_values[max(t.intermediate_values)]
+    return None
 
 
 def _fits(value: Any, dist: BaseDistribution) -> bool:
@@ -114,21 +133,17 @@ def _fits(value: Any, dist: BaseDistribution) -> bool:
     return False
 
 
-def default_sampler(seed: int, trials: int, local: float = 0.0) -> optuna.samplers.BaseSampler:
-    """Multivariate TPE over the conditional space (`group=True`: axes that occur together are modelled
-    jointly, so it learns that, say, two models sampled three times and voted is good while neither axis
-    alone is), after a short random start; `constant_liar` lets parallel workers see each other's running
-    trials. Measured on bench/search_efficiency.py (100-item dev set, seeds 0-19, mean trials to the
-    optimum; random search 67.2), with the median pruner: univariate 58.6, multivariate 38.4; with the
-    paired pruner and repeats told as failed: 32.0. 8 random startup trials instead of 5: 55.6.
-
-    `local`: the share of proposals that are untried neighbours of the incumbent (0 by default: on the few
-    seeds this loaded machine could emulate, neither 0.5 nor 1.0 beat plain TPE on both search benches;
-    the README gives the figures, and both benches take `--local` to measure it again).
+def default_sampler(seed: int, trials: int, guided: float = 1.0) -> optuna.samplers.BaseSampler:
+    """`GuidedSampler`; its TPE is multivariate over the conditional space (`group=True`: axes that occur
+    together are modelled jointly), with a short random start and `constant_liar` so that parallel workers
+    see each other's running trials. Measured on bench/search_efficiency.py (100-item dev set, seeds 0-39,
+    mean trials to the optimum; random search 77.0): TPE alone (`guided=0`) 39.4, half the proposals
+    guided 35.3, all of them 23.5. Before the surrogate, on seeds 0-19 (random 67.2): univariate TPE with
+    the median pruner 58.6, multivariate 38.4; with the paired pruner and repeats told as failed: 32.0.
     """
-    return TrialSeededTPE(
+    return GuidedSampler(
         seed,
-        local=local,
+        guided=guided,
         multivariate=True,
         group=True,
         constant_liar=True,
@@ -138,7 +153,7 @@ def default_sampler(seed: int, trials: int, local: float = 0.0) -> optuna.sample
 
 def default_pruner(dev_items: int) -> optuna.pruners.BasePruner:
     """The paired rule (`PairedPruner`) from a quarter of the dev items on. Its alpha trades LM calls for
-    the risk of stopping a winner: 0.1 sends 0.389 of the naive calls on bench/search_cost.py; 0.03 sends
-    0.461 (over the 0.40 target) but stops fewer winners (bench/search_efficiency.py over seeds 0-39: mean
-    33.0 trials instead of 39.4)."""
+    the risk of stopping a winner (measured with TPE alone, before the surrogate): 0.1 sends 0.389 of the
+    naive calls on bench/search_cost.py; 0.03 sends 0.461 but stops fewer winners
+    (bench/search_efficiency.py over seeds 0-39: mean 33.0 trials instead of 39.4)."""
     return PairedPruner(alpha=0.1, min_items=max(1, dev_items // 4))
