@@ -28,6 +28,7 @@ from archon_compile.compiler.surrogate import Encoding, GaussianProcess, expecte
 RANDOM_CANDIDATES = 64  # random draws scored beside the moves (256: 27.2 trials, 32: 24.4, 0: 34.0)
 FROM_BEST = 3  # the best trials whose one- and two-step moves are candidates
 MIN_OBSERVED = 3  # trials with a quality before the surrogate proposes
+MAX_OBSERVED = 300  # the best trials the surrogate is fitted to (its cost grows with their cube)
 
 
 class GuidedSampler(BaseSampler):
@@ -94,8 +95,9 @@ class GuidedSampler(BaseSampler):
 
 
 def propose(study: optuna.Study, trials: list[FrozenTrial], rng: random.Random) -> Params | None:
-    """The untried candidate of highest expected improvement on the first objective (quality in the
-    weighted mode), or None before `MIN_OBSERVED` trials have a value or when every candidate was tried."""
+    """The untried candidate of highest expected improvement on the first objective (the weighted score;
+    quality alone in the Pareto mode), or None before `MIN_OBSERVED` trials have a value or when every
+    candidate was tried."""
     sign = 1 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else -1
     observed = sorted(
         ((t.params, sign * q) for t in trials if (q := observed_value(t)) is not None), key=lambda o: -o[1]
@@ -111,7 +113,8 @@ def propose(study: optuna.Study, trials: list[FrozenTrial], rng: random.Random) 
     options = untried(pool, trials)
     if not options:
         return None
-    gp = GaussianProcess(Encoding(dists), [p for p, _ in observed], [q for _, q in observed], rng)
+    fitted = observed[:MAX_OBSERVED]
+    gp = GaussianProcess(Encoding(dists), [p for p, _ in fitted], [q for _, q in fitted], rng)
     mean, std = gp.predict(options)
     return options[int(expected_improvement(mean, std, observed[0][1]).argmax())]
 
