@@ -18,10 +18,9 @@ DISTS = {
 
 def _rows() -> tuple[list[dict[str, object]], list[float]]:
     """Quality rises with k and with the voter; the role never matters."""
-    rows = [
-        {"k": k, "sel": s, "role": r} for k in (1, 3, 5, 7) for s in ("none", "voter") for r in ("a", "b")
-    ]
-    return rows, [0.05 * int(r["k"]) + 0.2 * (r["sel"] == "voter") for r in rows]  # type: ignore[call-overload]
+    grid = [(k, s, r) for k in (1, 3, 5, 7) for s in ("none", "voter") for r in ("a", "b")]
+    rows: list[dict[str, object]] = [{"k": k, "sel": s, "role": r} for k, s, r in grid]
+    return rows, [0.05 * k + 0.2 * (s == "voter") for k, s, _ in grid]
 
 
 def test_it_fits_what_it_saw_and_is_unsure_away_from_it() -> None:
