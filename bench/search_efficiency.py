@@ -31,6 +31,7 @@ quartiles, not only the mean.
     python bench/search_efficiency.py                   # 20 seeds, at most 150 trials each, 2 workers
     python bench/search_efficiency.py --seeds 5 --max-trials 100 --workers 1 --dev-items 20
     python bench/search_efficiency.py --seeds 40 --pool-size 5 --rho 0.2 --budget-calls 20
+    python bench/search_efficiency.py --seeds 40 --first-seed 40   # seeds 40-79
 """
 
 from __future__ import annotations
@@ -321,12 +322,14 @@ def _search(args: tuple[Setup, Sampler, int, int, float]) -> SearchRun:
     return search(*args)
 
 
-def compare(setup: Setup, seeds: int = 20, max_trials: int = 150, workers: int = 2) -> Comparison:
+def compare(
+    setup: Setup, seeds: int = 20, max_trials: int = 150, workers: int = 2, first_seed: int = 0
+) -> Comparison:
     start = time.perf_counter()
     land = landscape(setup, workers)
     jobs: list[tuple[Setup, Sampler, int, int, float]] = [
         (setup, sampler, seed, max_trials, land.threshold)
-        for seed in range(seeds)
+        for seed in range(first_seed, first_seed + seeds)
         for sampler in ("default", "random")
     ]
     runs = _map(_search, jobs, workers)
@@ -338,6 +341,9 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1"
+    )
     parser.add_argument(
         "--max-trials", type=int, default=150, help="cap per search; a miss counts as the cap"
     )
@@ -355,7 +361,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     setup = other_landscape(args.pool_size, args.rho, args.budget_calls, args.dev_items, args.guided)
-    c = compare(setup, args.seeds, args.max_trials, args.workers)
+    c = compare(setup, args.seeds, args.max_trials, args.workers, args.first_seed)
     land = c.landscape
     print(
         f"space: {land.architectures} distinct architectures within {land.setup.budget_calls} calls/query; "
@@ -366,9 +372,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  within 1% (>= {land.threshold:.3f}): {land.near_share:.2%} of the counted random trials; e.g.")
     for b in land.best:
         print(f"    {b}")
+    last = args.first_seed + args.seeds - 1
     print(
-        f"trials to reach within 1% of the optimum, {args.seeds} seeds, cap {c.max_trials} (a miss counts as "
-        "the cap):"
+        f"trials to reach within 1% of the optimum, seeds {args.first_seed}-{last}, cap {c.max_trials} "
+        "(a miss counts as the cap):"
     )
     for sampler in ("default", "random"):
         t = c.trials(sampler)  # type: ignore[arg-type]
