@@ -59,11 +59,12 @@ def untried(candidates: Sequence[Params], trials: Sequence[FrozenTrial]) -> list
     on every parameter both have: parameters a candidate holds beyond a trial's (switched off there) do
     not tell them apart."""
     seen = [t.params for t in trials if t.params]
-    out: list[Params] = []
+    out: dict[tuple[tuple[str, Any], ...], Params] = {}
     for c in candidates:
-        if c not in out and not any(_agree(c, p) for p in seen):
-            out.append(c)
-    return out
+        key = tuple(sorted(c.items()))
+        if key not in out and not any(_agree(c, p) for p in seen):
+            out[key] = c
+    return list(out.values())
 
 
 def _agree(candidate: Params, tried: Mapping[str, Any]) -> bool:
