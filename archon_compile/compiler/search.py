@@ -5,7 +5,8 @@ and pruner), `storage` (resumable RDB storage, workers, dead-worker reruns), `ma
 records), `trials` (report rows, the Pareto front, the best trial), `outcome` (held-out and the report).
 
 The default search (`default_sampler`, `prior`): a few paper-informed architectures first
-(`ArchonSpace.prior`), then seeded multivariate TPE over the conditional space, with a paired pruner
+(`ArchonSpace.prior`), then Bayesian optimisation over the conditional space (`GuidedSampler`: a
+Gaussian process and expected improvement, seeded TPE for the first trials), with a paired pruner
 (`PairedPruner`: a trial stops when it is significantly worse than the best on the same dev items).
 """
 

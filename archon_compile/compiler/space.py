@@ -3,7 +3,7 @@
 The space is conditional (define-by-run): an axis is suggested only when the architecture uses it —
 `fusers_per_layer` only with two or more fusion layers, a role's model only when that role is in the
 architecture. Parameters that cannot change the architecture would only dilute the sampler's model
-(multivariate TPE with `group=True` models each group of co-occurring axes jointly), and two parameter
+(its Gaussian process, and its TPE, which models each group of co-occurring axes jointly), and two parameter
 sets differing only in them would be the same architecture tried twice. Architectures that break a
 construction rule or a fuser's input cap are rejected by `ArchitectureSpec` itself (`build_spec` raises
 `SpecError`), before any LM call.
