@@ -12,7 +12,8 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from optuna.trial import TrialState
 
 from archon_compile.compiler.candidates import draw, neighbours, two_steps, untried
-from archon_compile.compiler.sampling import GuidedSampler, observed_value
+from archon_compile.compiler.marks import EVAL, EvalAttrs
+from archon_compile.compiler.sampling import DifficultyOffsets, GuidedSampler, observed_value
 
 DISTS = {
     "k": IntDistribution(1, 4),
@@ -146,3 +147,32 @@ def test_a_trial_stopped_early_is_observed_at_its_last_report() -> None:
     done = study.ask()
     study.tell(done, 0.8)
     assert [observed_value(t) for t in study.trials] == [0.3, None, 0.8]
+
+
+def _scored(study: optuna.Study, scores: list[float | None], stopped: bool) -> None:
+    """A trial with per-item dev scores recorded as the driver records them."""
+    trial = study.ask()
+    trial.set_user_attr(EVAL, EvalAttrs(scores=scores).model_dump())
+    known = [s for s in scores if s is not None]
+    if stopped:
+        trial.report(sum(known) / len(known), step=len(scores))
+        study.tell(trial, state=TrialState.PRUNED)
+    else:
+        study.tell(trial, sum(known) / len(known))
+
+
+def test_a_stopped_trial_is_read_on_all_items_by_the_difficulty_of_its_first() -> None:
+    study = optuna.create_study(direction="maximize")
+    _scored(study, [1.0, 1.0, 0.0, 0.0], stopped=False)  # first two items 0.5 easier than all four
+    _scored(study, [1.0, 1.0, None, 1.0, 0.0], stopped=False)  # 1/4 easier; the unscored item is left out
+    _scored(study, [1.0, 0.0], stopped=True)
+    trials = study.trials
+    assert observed_value(trials[2]) == 0.5
+    assert observed_value(trials[2], DifficultyOffsets(trials)) == pytest.approx(0.5 - (0.5 + 0.25) / 2)
+    assert observed_value(trials[0], DifficultyOffsets(trials)) == 0.5
+
+
+def test_without_complete_trials_a_stopped_trial_keeps_its_report() -> None:
+    study = optuna.create_study(direction="maximize")
+    _scored(study, [1.0, 0.0], stopped=True)
+    assert observed_value(study.trials[0], DifficultyOffsets(study.trials)) == 0.5

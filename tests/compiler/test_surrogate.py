@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import numpy as np
+import pytest
 from optuna.distributions import CategoricalDistribution, IntDistribution
 
 from archon_compile.compiler.surrogate import Encoding, GaussianProcess, expected_improvement
@@ -58,3 +59,12 @@ def test_constant_or_single_observations_do_not_break_it() -> None:
 def test_expected_improvement_prefers_higher_means_and_more_doubt() -> None:
     ei = expected_improvement(np.array([0.5, 0.6, 0.5]), np.array([0.1, 0.1, 0.3]), best=0.55)
     assert ei[1] > ei[0] and ei[2] > ei[0] and (ei > 0).all()
+
+
+def test_the_best_fitted_value_discounts_what_the_fit_reads_as_noise() -> None:
+    rows = [{"k": k, "sel": "none", "role": "a"} for k in (1, 1, 1, 1, 2, 2, 2, 2)]
+    quality = [0.5, 0.7, 0.5, 0.7, 0.55, 0.65, 0.55, 0.9]  # one lucky draw among repeats
+    gp = GaussianProcess(Encoding(DISTS), rows, quality, random.Random(0))
+    assert 0.6 < gp.best_fitted() < 0.9
+    clean = GaussianProcess(Encoding(DISTS), rows[::4], [0.5, 0.6], random.Random(0))
+    assert clean.best_fitted() == pytest.approx(0.6, abs=0.01)
