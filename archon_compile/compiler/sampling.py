@@ -25,7 +25,7 @@ from archon_compile.compiler.marks import MarkKind, mark_of
 from archon_compile.compiler.pruning import PairedPruner, item_scores
 from archon_compile.compiler.surrogate import Encoding, GaussianProcess, expected_improvement
 
-RANDOM_CANDIDATES = 64  # random draws scored beside the moves (256: 27.2 trials, 32: 24.4, 0: 34.0)
+RANDOM_CANDIDATES = 64  # random draws beside the moves (first version: 256 gave 27.2 trials, 32: 24.4)
 FROM_BEST = 3  # the best trials whose one- and two-step moves are candidates
 MIN_OBSERVED = 3  # trials with a quality before the surrogate proposes
 MAX_OBSERVED = 300  # the best trials the surrogate is fitted to (its cost grows with their cube)
@@ -35,7 +35,8 @@ class GuidedSampler(BaseSampler):
     """Expected improvement under a Gaussian process, with probability `guided`; seeded TPE otherwise.
 
     A trial stopped early by the pruner is an observation too, at its last reported value: dropping them
-    took bench/search_efficiency.py from 27.2 to 42.4 trials (measured with 256 random candidates).
+    took bench/search_efficiency.py from 27.2 to 42.4 trials (first version, 256 random candidates); it
+    is read on all items by `DifficultyOffsets`.
     After a proposal that repeated an evaluated architecture (marked `repeat` by the driver) the next
     proposal is drawn at random: repeats are free for the trial count, so without this step a search
     could loop on them."""
@@ -129,7 +130,8 @@ class DifficultyOffsets:
     observed at its last report plus this offset: its estimated value on all items. Its raw report is
     biased by the difficulty of those first items; on bench/search_efficiency.py's seeds 40-79 the first
     25 items were easy, stopped trials were read at 0.80 above complete ones at 0.78, and the surrogate
-    spent its trials on their neighbours (35.4 trials to the optimum against 29.4 with the offset)."""
+    spent its trials on their neighbours: 35.4 trials to the optimum, 29.4 with the offset (measured
+    before the prior on the surrogate's weights)."""
 
     def __init__(self, trials: list[FrozenTrial]) -> None:
         self._complete = [
@@ -177,8 +179,9 @@ def default_sampler(seed: int, trials: int, guided: float = 1.0) -> optuna.sampl
     """`GuidedSampler`; its TPE is multivariate over the conditional space (`group=True`: axes that occur
     together are modelled jointly), with a short random start and `constant_liar` so that parallel workers
     see each other's running trials. Measured on bench/search_efficiency.py (100-item dev set, seeds 0-39,
-    mean trials to the optimum; random search 77.0): TPE alone (`guided=0`) 39.4, half the proposals
-    guided 35.3, all of them 23.5. Before the surrogate, on seeds 0-19 (random 67.2): univariate TPE with
+    mean trials to the optimum; random search 77.0): TPE alone (`guided=0`) 39.4, every proposal guided
+    22.5 (the first surrogate, without difficulty offsets, fitted best or prior: 23.5; with half the
+    proposals guided: 35.3). Before the surrogate, on seeds 0-19 (random 67.2): univariate TPE with
     the median pruner 58.6, multivariate 38.4; with the paired pruner and repeats told as failed: 32.0.
     """
     return GuidedSampler(
