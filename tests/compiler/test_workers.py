@@ -18,7 +18,7 @@ import sqlalchemy
 import sqlalchemy.exc
 from optuna.trial import TrialState
 
-from archon_compile.compiler.marks import EvalAttrs, counted, eval_of, retried_from
+from archon_compile.compiler.marks import EvalAttrs, counted, eval_of, mark_of, retried_from
 from archon_compile.compiler.storage import open_storage, quiet
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,6 +60,16 @@ def _trials(storage: str) -> list[optuna.trial.FrozenTrial]:
 
 def _finished(storage: str) -> list[optuna.trial.FrozenTrial]:
     return [t for t in _trials(storage) if t.state in (TrialState.COMPLETE, TrialState.PRUNED) and counted(t)]
+
+
+def _states(storage: str) -> str:
+    """Every trial's number, state, mark and worker: what a failed count needs to be understood."""
+    rows = []
+    for t in _trials(storage):
+        mark = mark_of(t)
+        worker = t.user_attrs.get("worker", {}).get("pid")
+        rows.append(f"#{t.number} {t.state.name} {mark.kind if mark else '-'} pid={worker} {t.params}")
+    return "\n".join(rows)
 
 
 def _wait(proc: subprocess.Popen[bytes], timeout: float = 240) -> None:
@@ -109,7 +119,7 @@ def _two_workers(tmp_path: Path, storage: str) -> None:
     _wait(a)
     _wait(b)
     finished = _finished(storage)
-    assert len(finished) == 6
+    assert len(finished) == 6, _states(storage)
     assert len({t.number for t in finished}) == 6
     workers = {t.user_attrs["worker"]["pid"] for t in finished}
     assert workers <= {a.pid, b.pid}
