@@ -63,12 +63,13 @@ def _finished(storage: str) -> list[optuna.trial.FrozenTrial]:
 
 
 def _states(storage: str) -> str:
-    """Every trial's number, state, mark and worker: what a failed count needs to be understood."""
+    """Every trial's number, state, mark (why, first error) and worker: what a wrong count needs."""
     rows = []
     for t in _trials(storage):
         mark = mark_of(t)
         worker = t.user_attrs.get("worker", {}).get("pid")
-        rows.append(f"#{t.number} {t.state.name} {mark.kind if mark else '-'} pid={worker} {t.params}")
+        why = f"{mark.kind} ({mark.reason}; {mark.error})" if mark else "-"
+        rows.append(f"#{t.number} {t.state.name} {why} pid={worker} {t.params}")
     return "\n".join(rows)
 
 
