@@ -161,9 +161,8 @@ def observed_value(t: FrozenTrial, offsets: DifficultyOffsets | None = None) -> 
     if t.state == TrialState.COMPLETE and t.values:
         return t.values[0]
     if t.state == TrialState.PRUNED and t.intermediate_values:
-        report = t.intermediate_values[max(t.intermediate_values)]
-        scored = len(item_scores(t))
-        return report + (offsets(scored) if offsets is not None and scored else 0.0)
+        scored = max(t.intermediate_values)  # the driver reports after each minibatch at step = items scored
+        return t.intermediate_values[scored] + (offsets(scored) if offsets is not None else 0.0)
     return None
 
 
