@@ -15,6 +15,7 @@ import random
 import warnings
 from typing import Any
 
+import numpy as np
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution, IntDistribution
 from optuna.samplers import BaseSampler, RandomSampler, TPESampler
@@ -23,7 +24,7 @@ from optuna.trial import FrozenTrial, TrialState
 from archon_compile.compiler.candidates import Params, draw, two_steps, untried
 from archon_compile.compiler.marks import MarkKind, mark_of
 from archon_compile.compiler.pruning import PairedPruner, item_scores
-from archon_compile.compiler.surrogate import Encoding, GaussianProcess, expected_improvement
+from archon_compile.compiler.surrogate import Encoding, GaussianProcess
 
 RANDOM_CANDIDATES = 64  # random draws beside the moves (first version: 256 gave 27.2 trials, 32: 24.4)
 FROM_BEST = 3  # the best trials whose one- and two-step moves are candidates
@@ -98,9 +99,10 @@ class GuidedSampler(BaseSampler):
 
 def propose(study: optuna.Study, trials: list[FrozenTrial], rng: random.Random) -> Params | None:
     """The untried candidate of highest expected improvement on the first objective (the weighted score;
-    quality alone in the Pareto mode), or None before `MIN_OBSERVED` trials have a value or when every
-    candidate was tried. The improvement is over the best fitted mean, not the best raw value: a value
-    that the fit reads partly as noise is not a bar that only noise could clear."""
+    quality alone in the Pareto mode), or None (TPE proposes) before `MIN_OBSERVED` trials have a value,
+    when every candidate was tried, or when no setting of the surrogate fits the trials. The improvement
+    is over the best fitted mean, not the best raw value: a value that the fit reads partly as noise is
+    not a bar that only noise could clear."""
     sign = 1 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else -1
     offsets = DifficultyOffsets(trials)
     observed = sorted(
@@ -119,9 +121,11 @@ def propose(study: optuna.Study, trials: list[FrozenTrial], rng: random.Random) 
     if not options:
         return None
     fitted = observed[:MAX_OBSERVED]
-    gp = GaussianProcess(Encoding(dists), [p for p, _ in fitted], [q for _, q in fitted], rng)
-    mean, std = gp.predict(options)
-    return options[int(expected_improvement(mean, std, gp.best_fitted()).argmax())]
+    try:
+        gp = GaussianProcess(Encoding(dists), [p for p, _ in fitted], [q for _, q in fitted], rng)
+    except np.linalg.LinAlgError:
+        return None
+    return options[int(gp.expected_improvement(options).argmax())]
 
 
 class DifficultyOffsets:

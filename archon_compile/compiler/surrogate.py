@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from optuna.distributions import BaseDistribution, CategoricalDistribution, IntDistribution
@@ -24,6 +24,8 @@ Params = Mapping[str, Any]
 DRAWS = 48  # settings tried per fit (first version: one length scale for all gave 38.6 trials, not 23.5)
 NOISES = (1e-4, 1e-2, 1e-1)
 PRIOR_SPREAD = 1.5  # standard deviation of log(weight) under the prior
+MIN_MASS = 1e-4  # settings of lower posterior probability are left out of the average
+TREND = 0.5  # prior variance of the linear trend along the integer axes (standardised quality units)
 
 
 class Encoding:
@@ -59,8 +61,53 @@ def _distances(a: np.ndarray, b: np.ndarray, ordinal: np.ndarray) -> np.ndarray:
     return np.nan_to_num(d, nan=0.0)
 
 
+def _centred(x: np.ndarray, ordinal: np.ndarray) -> np.ndarray:
+    """Integer axes' positions minus the middle of their range (0 where a row lacks the parameter, and
+    for categorical axes): the features of the linear trend."""
+    return np.where(ordinal, np.nan_to_num(x - 0.5, nan=0.0), 0.0)
+
+
+class Fit:
+    """The GP under one setting of (length-scale weights, noise), solved on the standardised qualities;
+    `trend` is the linear part of the kernel between the observed rows."""
+
+    def __init__(
+        self, d: np.ndarray, trend: np.ndarray, y: np.ndarray, weights: np.ndarray, noise: float
+    ) -> None:
+        self.weights, self.noise = weights, noise
+        self.chol, self.alpha = _solve(np.exp(-d @ weights) + trend, noise, y)
+        prior = -0.5 * float((np.log(weights) ** 2).sum()) / PRIOR_SPREAD**2
+        self.log_posterior = float(-0.5 * y @ self.alpha - np.log(np.diag(self.chol)).sum()) + prior
+        self.best = float((y - noise * self.alpha).max())  # K @ alpha, since (K + noise I) alpha = y
+
+    def predict(self, away: Away) -> tuple[np.ndarray, np.ndarray]:
+        """Standardised posterior mean and standard deviation of new rows."""
+        k = np.exp(-away.d @ self.weights) + away.trend
+        v = np.linalg.solve(self.chol, k.T)
+        return k @ self.alpha, np.sqrt(np.clip(1.0 + away.own - (v * v).sum(axis=0), 1e-12, None))
+
+
+class Away(NamedTuple):
+    """New rows seen from the observed ones: per-parameter distances, the trend part of the kernel with
+    them, and each new row's own trend variance."""
+
+    d: np.ndarray
+    trend: np.ndarray
+    own: np.ndarray
+
+
 class GaussianProcess:
-    """A zero-mean GP on standardised qualities, its kernel exp(-sum_j w_j d_j) fitted as described above."""
+    """A zero-mean GP on standardised qualities. Its kernel is exp(-sum_j w_j d_j) plus a linear trend
+    along the integer axes (`TREND` times the product of centred positions): ARCHON's quality moves
+    with the number of models, samples and layers, and the trend carries what a few trials show along
+    an axis to values no trial has tried, where the exponential part alone reverts to the mean.
+
+    The kernel is fitted under each of a seeded set of settings of the weights and the noise. The most
+    probable setting (`map`) answers `predict`; `expected_improvement` averages over the settings, each
+    weighted by its posterior probability (the integrated acquisition of Snoek et al., 2012): with a
+    dozen trials and nine axes the most probable setting is one guess among many about which axes
+    matter. On bench/search_efficiency.py (seeds 0-119, by replay) averaging took the search from 22.8
+    to 20.8 trials, and the trend from 20.8 to 18.3."""
 
     def __init__(
         self, encoding: Encoding, x: Sequence[Params], y: Sequence[float], rng: random.Random
@@ -69,36 +116,58 @@ class GaussianProcess:
         self.x = encoding(x)
         y_arr = np.asarray(y, dtype=float)
         self.mean, self.scale = float(y_arr.mean()), float(y_arr.std()) or 1.0
-        self.y = (y_arr - self.mean) / self.scale
+        y_std = (y_arr - self.mean) / self.scale
         d = _distances(self.x, self.x, encoding.ordinal)
-        self.weights, self.noise = max(
-            _settings(len(encoding.names), rng), key=lambda s: self._posterior(d, s[0], s[1])
-        )
-        self.chol, self.alpha = _solve(np.exp(-d @ self.weights), self.noise, self.y)
+        self._features = _centred(self.x, encoding.ordinal)
+        trend = TREND * self._features @ self._features.T
+        settings = _settings(len(encoding.names), rng)
+        fits = [fit for w, n in settings if (fit := _fit(d, trend, y_std, w, n))]
+        if not fits:  # the kernel ignores parameters a row lacks, so it is not always positive definite
+            raise np.linalg.LinAlgError("no setting of the surrogate fits these trials")
+        top = max(f.log_posterior for f in fits)
+        mass = np.array([math.exp(f.log_posterior - top) for f in fits])
+        mass /= mass.sum()
+        self.map = fits[int(mass.argmax())]
+        self.fits = [(f, float(m)) for f, m in zip(fits, mass, strict=True) if m >= MIN_MASS]
 
-    def _posterior(self, d: np.ndarray, weights: np.ndarray, noise: float) -> float:
-        """Log marginal likelihood plus a log-normal prior on each weight, centred on 1. The likelihood
-        alone picks weights that fit the trials' quirks: on bench/search_efficiency.py it once set the
-        selector's weight to 0.06 (the selector "never mattered") while it decided most of the quality."""
-        try:
-            chol, alpha = _solve(np.exp(-d @ weights), noise, self.y)
-        except np.linalg.LinAlgError:
-            return -math.inf
-        prior = -0.5 * float((np.log(weights) ** 2).sum()) / PRIOR_SPREAD**2
-        return float(-0.5 * self.y @ alpha - np.log(np.diag(chol)).sum()) + prior
+    @property
+    def weights(self) -> np.ndarray:
+        return self.map.weights
 
     def best_fitted(self) -> float:
         """The highest posterior mean at the observed rows (in quality units): the noise-aware best."""
-        fitted = self.y - self.noise * self.alpha  # K @ alpha, since (K + noise I) alpha = y
-        return self.mean + self.scale * float(fitted.max())
+        return self.mean + self.scale * self.map.best
 
     def predict(self, rows: Sequence[Params]) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and standard deviation of the quality of each row (in quality units)."""
-        k = np.exp(-_distances(self.encoding(rows), self.x, self.encoding.ordinal) @ self.weights)
-        mean = k @ self.alpha
-        v = np.linalg.solve(self.chol, k.T)
-        var = np.clip(1.0 - (v * v).sum(axis=0), 1e-12, None)
-        return self.mean + self.scale * mean, self.scale * np.sqrt(var)
+        mean, std = self.map.predict(self._away(rows))
+        return self.mean + self.scale * mean, self.scale * std
+
+    def expected_improvement(self, rows: Sequence[Params]) -> np.ndarray:
+        """Expected improvement of each row over each setting's best fitted mean, averaged over the
+        settings by posterior probability (in standardised units: only its order is meant)."""
+        away = self._away(rows)
+        total = np.zeros(len(rows))
+        for fit, mass in self.fits:
+            mean, std = fit.predict(away)
+            total += mass * expected_improvement(mean, std, fit.best)
+        return total / sum(m for _, m in self.fits)
+
+    def _away(self, rows: Sequence[Params]) -> Away:
+        x = self.encoding(rows)
+        features = _centred(x, self.encoding.ordinal)
+        return Away(
+            _distances(x, self.x, self.encoding.ordinal),
+            TREND * features @ self._features.T,
+            TREND * (features * features).sum(axis=1),
+        )
+
+
+def _fit(d: np.ndarray, trend: np.ndarray, y: np.ndarray, weights: np.ndarray, noise: float) -> Fit | None:
+    try:
+        return Fit(d, trend, y, weights, noise)
+    except np.linalg.LinAlgError:
+        return None
 
 
 def _settings(dims: int, rng: random.Random) -> list[tuple[np.ndarray, float]]:

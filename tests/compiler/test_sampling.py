@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import numpy as np
 import optuna
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
@@ -14,6 +15,7 @@ from optuna.trial import TrialState
 from archon_compile.compiler.candidates import draw, neighbours, two_steps, untried
 from archon_compile.compiler.marks import EVAL, EvalAttrs
 from archon_compile.compiler.sampling import DifficultyOffsets, GuidedSampler, observed_value
+from archon_compile.compiler.surrogate import Encoding, GaussianProcess
 
 DISTS = {
     "k": IntDistribution(1, 4),
@@ -176,3 +178,24 @@ def test_without_complete_trials_a_stopped_trial_keeps_its_report() -> None:
     study = optuna.create_study(direction="maximize")
     _scored(study, [1.0, 0.0], stopped=True)
     assert observed_value(study.trials[0], DifficultyOffsets(study.trials)) == 0.5
+
+
+def test_trials_no_surrogate_setting_can_fit_leave_the_proposal_to_tpe(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without noise, two trials of one architecture with different values make every fit singular."""
+    monkeypatch.setattr("archon_compile.compiler.surrogate.NOISES", (0.0,))
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize", sampler=GuidedSampler(0, guided=1.0))
+    for value in (0.2, 0.4, 0.6):
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"k": 2}, distributions={"k": IntDistribution(1, 4)}, value=value
+            )
+        )
+    with pytest.raises(np.linalg.LinAlgError):
+        GaussianProcess(
+            Encoding({"k": IntDistribution(1, 4)}), [{"k": 2}] * 3, [0.2, 0.4, 0.6], random.Random(0)
+        )
+    study.optimize(lambda t: t.suggest_int("k", 1, 4) / 4, n_trials=2)
+    assert all(t.state == TrialState.COMPLETE for t in study.trials)

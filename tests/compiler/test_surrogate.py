@@ -68,3 +68,28 @@ def test_the_best_fitted_value_discounts_what_the_fit_reads_as_noise() -> None:
     assert 0.6 < gp.best_fitted() < 0.9
     clean = GaussianProcess(Encoding(DISTS), rows[::4], [0.5, 0.6], random.Random(0))
     assert clean.best_fitted() == pytest.approx(0.6, abs=0.01)
+
+
+def test_the_improvement_is_averaged_over_settings_and_points_up_the_trend() -> None:
+    rows, quality = _rows()
+    gp = GaussianProcess(Encoding(DISTS), rows[:6], quality[:6], random.Random(0))
+    assert sum(mass > 0.01 for _, mass in gp.fits) > 1  # few trials: more than one setting is plausible
+    assert gp.map in [fit for fit, _ in gp.fits]
+    up, down = {"k": 8, "sel": "voter", "role": "a"}, {"k": 1, "sel": "none", "role": "b"}
+    ei = gp.expected_improvement([up, down])
+    assert ei[0] > ei[1] >= 0
+
+
+def test_a_rise_along_an_integer_axis_carries_beyond_the_trials(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [{"k": k, "sel": "none"} for k in (1, 2, 3, 4)]
+    quality = [0.1 * k for k in (1, 2, 3, 4)]
+    far = [{"k": 8, "sel": "none"}]
+
+    def at_far() -> tuple[float, float]:
+        gp = GaussianProcess(Encoding(DISTS), rows, quality, random.Random(0))
+        return float(gp.predict(far)[0][0]), float(gp.expected_improvement(far)[0])
+
+    with_trend = at_far()
+    monkeypatch.setattr("archon_compile.compiler.surrogate.TREND", 0.0)
+    without = at_far()
+    assert with_trend[0] > without[0] + 0.01 and with_trend[1] > without[1]
