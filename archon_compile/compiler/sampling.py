@@ -4,8 +4,9 @@ The sampler proposes most architectures by Bayesian optimisation, as ARCHON did:
 to the trials so far (`surrogate.py`) scores candidate architectures (`candidates.py`: one- and two-step
 moves from the best trials and a few random draws) and the one of highest expected improvement is tried.
 Optuna's multivariate TPE proposes the rest: the first trials, before the surrogate has three to learn
-from, and whenever no untried candidate is left. Every trial is seeded by (search seed, trial number), so
-a run reproduces and workers sharing a study (whose trial numbers differ) do not propose alike.
+from, whenever no untried candidate is left, and when no setting of the surrogate fits the trials.
+Every trial is seeded by (search seed, trial number), so a run reproduces and workers sharing a study
+(whose trial numbers differ) do not propose alike.
 Composition through Optuna's public sampler interface, not a subclass reseeding TPE's private state.
 """
 
@@ -183,9 +184,10 @@ def default_sampler(seed: int, trials: int, guided: float = 1.0) -> optuna.sampl
     together are modelled jointly), with a short random start and `constant_liar` so that parallel workers
     see each other's running trials. Measured on bench/search_efficiency.py (100-item dev set, seeds 0-39,
     mean trials to the optimum; random search 77.0): TPE alone (`guided=0`) 39.4, every proposal guided
-    22.5 (the first surrogate, without difficulty offsets, fitted best or prior: 23.5; with half the
-    proposals guided: 35.3). Before the surrogate, on seeds 0-19 (random 67.2): univariate TPE with
-    the median pruner 58.6, multivariate 38.4; with the paired pruner and repeats told as failed: 32.0.
+    18.8 by replay (before the averaged improvement and the trend of `GaussianProcess`: 22.5; the first
+    surrogate: 23.5; with half the proposals guided: 35.3). Before the surrogate, on seeds 0-19 (random
+    67.2): univariate TPE with the median pruner 58.6, multivariate 38.4; with the paired pruner and
+    repeats told as failed: 32.0.
     """
     return GuidedSampler(
         seed,

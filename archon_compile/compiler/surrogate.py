@@ -5,9 +5,10 @@ is the same idea at the size of one compile. Trials are parameter dicts whose ke
 asked only when the architecture uses it), so the kernel compares two dicts on the parameters both hold:
 an integer axis by its distance over the axis' range, a categorical one by equality; a parameter only one
 of them holds does not tell them apart. One length scale per parameter (automatic relevance): a parameter
-that never changed the quality (a role model, say) stops mattering. The length scales and the noise are
-chosen among a seeded set of draws by the marginal likelihood under a log-normal prior on the weights,
-which needs numpy and nothing more.
+that never changed the quality (a role model, say) stops mattering; a linear trend along the integer
+axes carries what the trials show to values none has tried. The length scales and the noise are not
+chosen once: expected improvement is averaged over a seeded set of draws, each weighted by its marginal
+likelihood under a log-normal prior on the weights. Numpy and nothing more.
 """
 
 from __future__ import annotations
