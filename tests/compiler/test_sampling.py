@@ -183,7 +183,7 @@ def test_without_complete_trials_a_stopped_trial_keeps_its_report() -> None:
 def test_trials_no_surrogate_setting_can_fit_leave_the_proposal_to_tpe(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Without noise, two trials of one architecture with different values make every fit singular."""
+    """Without noise, trials of one architecture with different values make every fit singular."""
     monkeypatch.setattr("archon_compile.compiler.surrogate.NOISES", (0.0,))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize", sampler=GuidedSampler(0, guided=1.0))
