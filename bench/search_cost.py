@@ -11,7 +11,13 @@ leaves out); the held-out split is empty, so nothing after the search is counted
 
 Every run uses a fresh temporary run directory, so the disk cache and the study start empty.
 
+The ratio moves a lot from seed to seed (0.09 to 0.50 over seeds 0-7 with the sampler of stop 21), so
+`--seeds N` runs seeds `--seed` to `--seed`+N-1 and checks the target on their mean ratio; the default is
+still seed 0 alone. The best dev quality is printed beside the calls: a search can send fewer calls by
+settling for less.
+
     python bench/search_cost.py                 # 30 trials, 20 dev items, seed 0
+    python bench/search_cost.py --seeds 8       # seeds 0-7: each, their mean and quartiles
     python bench/search_cost.py --seed 3 --trials 50
     python bench/search_cost.py --guided 0      # the default sampler without its surrogate (TPE alone)
 """
@@ -19,6 +25,7 @@ Every run uses a fresh temporary run directory, so the disk cache and the study 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import tempfile
 import time
@@ -48,6 +55,7 @@ class CostResult(BaseModel):
     pruned: int
     duplicates: int
     skipped: int
+    best_dev: float
     seconds: float
 
     @property
@@ -96,6 +104,7 @@ def measure(
         pruned=counts.trials_pruned,
         duplicates=sum((r.note or "").startswith("same architecture") for r in rows),
         skipped=counts.trials_skipped,
+        best_dev=result.report.best_trial.dev_quality or 0.0,
         seconds=seconds,
     )
 
@@ -107,6 +116,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--dev", type=int, default=20, help="dev items")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, default=1, help="how many seeds, from --seed on")
     parser.add_argument(
         "--guided",
         type=float,
@@ -115,9 +125,31 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    r = measure(args.trials, args.dev, args.seed, guided=args.guided)
+    seeds = range(args.seed, args.seed + args.seeds)
+    results = [measure(args.trials, args.dev, seed, guided=args.guided) for seed in seeds]
+    for seed, r in zip(seeds, results, strict=True):
+        show(r, seed)
+    ratio = statistics.fmean(r.ratio for r in results)
+    if len(results) > 1:
+        q = statistics.quantiles([r.ratio for r in results], n=4)
+        print(
+            f"seeds {seeds[0]}-{seeds[-1]}: mean ratio {ratio:.3f} (quartiles {q[0]:.3f} / {q[1]:.3f} / "
+            f"{q[2]:.3f}); mean calls sent {statistics.fmean(r.sent for r in results):.0f}, naive "
+            f"{statistics.fmean(r.naive for r in results):.0f}; mean best dev quality "
+            f"{statistics.fmean(r.best_dev for r in results):.3f}"
+        )
+    verdict = "meets" if ratio <= TARGET else "MISSES"
+    print(f"ratio sent / naive = {ratio:.3f} ({verdict} the target <= {TARGET:.2f})")
+    for r in results:
+        if r.ranking_calls + r.trial_calls != r.sent:
+            sys.exit(
+                f"the report's counts ({r.ranking_calls} + {r.trial_calls}) disagree with the LMs ({r.sent})"
+            )
+
+
+def show(r: CostResult, seed: int) -> None:
     print(
-        f"search cost: {r.trials} trials, {r.dev_items} dev items, seed {args.seed}, 8 scripted models; "
+        f"search cost: {r.trials} trials, {r.dev_items} dev items, seed {seed}, 8 scripted models; "
         "fresh temporary run dir (empty cache and study)"
     )
     print(f"  LM calls sent (counted at the ScriptedLMs): {r.sent}")
@@ -129,12 +161,8 @@ def main(argv: list[str] | None = None) -> None:
         f"evaluated architecture), {r.skipped} skipped unrun"
     )
     print(f"  naive (calls/query x {r.dev_items} queries, every trial with an architecture): {r.naive}")
-    verdict = "meets" if r.ratio <= TARGET else "MISSES"
-    print(f"  ratio sent / naive = {r.ratio:.3f} ({verdict} the target <= {TARGET:.2f}); {r.seconds:.1f} s")
-    if r.ranking_calls + r.trial_calls != r.sent:
-        sys.exit(
-            f"the report's counts ({r.ranking_calls} + {r.trial_calls}) disagree with the LMs ({r.sent})"
-        )
+    print(f"  best dev quality {r.best_dev:.3f}")
+    print(f"  ratio sent / naive = {r.ratio:.3f}; {r.seconds:.1f} s")
 
 
 if __name__ == "__main__":

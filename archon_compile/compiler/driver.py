@@ -18,7 +18,8 @@ from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial, TrialState
 from pydantic import BaseModel, Field
 
-from archon_compile.compiler.budget import Budget, Spent, estimate_tokens
+from archon_compile.compiler.architect import Architect
+from archon_compile.compiler.budget import Budget, Spent
 from archon_compile.compiler.marks import (
     ARCH,
     DONE,
@@ -43,11 +44,11 @@ from archon_compile.compiler.objective import (
     pareto_should_prune,
 )
 from archon_compile.compiler.power import PowerRanking, load_or_rank, rank_models
-from archon_compile.compiler.sampling import default_pruner
+from archon_compile.compiler.sampling import GuidedSampler, default_pruner
 from archon_compile.compiler.space import ArchonSpace
 from archon_compile.compiler.storage import THIS_WORKER, fail_stale, heartbeat, open_storage, quiet, slot_free
 from archon_compile.compiler.trials import evaluated_twin, finished_curves, spec_hash
-from archon_compile.errors import ArchonError, SpecError
+from archon_compile.errors import ArchonError
 from archon_compile.lm.base import LM
 from archon_compile.program import Program, with_endpoints
 from archon_compile.runtime.cache import Cache
@@ -141,6 +142,8 @@ class Search:
         self._check_config()
         self.ranking, _ = load_or_rank(self.study, self._rank)
         self._check_ranking()
+        if isinstance(sampler, GuidedSampler):
+            sampler.price_with(self.architect())
         if prior:
             self._enqueue_prior()
 
@@ -251,14 +254,10 @@ class Search:
         self, trial: optuna.Trial, others: list[FrozenTrial]
     ) -> tuple[TrialState, list[float] | None]:
         choice = self.space.suggest(trial, self.ranking.order)
-        try:
-            spec = self.space.build(choice, self.ranking.order, name=f"{self.task.name}-trial-{trial.number}")
-        except SpecError as exc:
-            return _skip(trial, f"invalid architecture: {str(exc).splitlines()[-1].strip(' -')}")
-        tokens = estimate_tokens(spec, self.query_tokens())
-        over = self.budget.excludes(spec, tokens)
-        if over:
-            return _skip(trial, over)
+        built = self.architect().build(choice, name=f"{self.task.name}-trial-{trial.number}")
+        if isinstance(built, str):
+            return _skip(trial, built)
+        spec, tokens = built
         digest = spec_hash(spec)
         same = evaluated_twin(others, digest)
         if same is not None:
@@ -341,6 +340,9 @@ class Search:
             first_error=next((r.program_error or r.judge_error for r in ev.records if r.failed), None),
         )
         trial.set_user_attr(EVAL, attrs.model_dump())
+
+    def architect(self) -> Architect:
+        return Architect(self.space, self.ranking.order, self.budget, self.query_tokens())
 
     def query_tokens(self) -> int:
         """Mean tokens of a dev conversation (about 4 characters a token)."""

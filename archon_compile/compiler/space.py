@@ -21,9 +21,8 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-import optuna
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from archon_compile.compiler.space_layers import Layer, SpaceOption, check_layers, selector_layers
@@ -41,6 +40,14 @@ if TYPE_CHECKING:
 Selector = Literal["none", "critic_ranker", "voter"]
 Check = Literal["none", "verifier", "unit_tests", "executed_tests"]
 ROLES = ("fuser", "critic", "ranker", "verifier", "unit_test")
+
+
+class Asks(Protocol):
+    """What `ArchonSpace.suggest` asks of a trial: an Optuna trial, or a candidate's parameters."""
+
+    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int: ...
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any: ...
 
 
 class IntRange(BaseModel):
@@ -171,7 +178,7 @@ class ArchonSpace(BaseModel):
     def roles_pool(self, pool: Sequence[str]) -> tuple[str, ...]:
         return tuple(self.role_models) if self.role_models else tuple(pool)
 
-    def suggest(self, trial: optuna.Trial, pool: Sequence[str]) -> TrialChoice:
+    def suggest(self, trial: Asks, pool: Sequence[str]) -> TrialChoice:
         """Sample the axes this architecture uses; the others get fixed values `build` ignores."""
         k = self.top_k_models.values(cap=len(pool))
         roles = list(self.roles_pool(pool))
@@ -313,7 +320,7 @@ class ArchonSpace(BaseModel):
         return _size(self, pool_size)
 
 
-def _suggest(trial: optuna.Trial, name: str, r: IntRange) -> int:
+def _suggest(trial: Asks, name: str, r: IntRange) -> int:
     return trial.suggest_int(name, r.low, r.high, step=r.step)
 
 
