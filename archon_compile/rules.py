@@ -78,10 +78,11 @@ def _check_layer(layers: Layers, li: int, critiqued: bool) -> None:
         )
 
 
-def flow(layers: Layers, check: bool = False) -> tuple[list[int], int]:
-    """Propagate candidate counts (upper bounds) and count LM calls per query, by each contract."""
+def flow(layers: Layers, check: bool = False) -> tuple[list[int], list[int]]:
+    """Propagate candidate counts (upper bounds) and count LM calls per query, by each contract: the
+    candidates leaving each layer, and each layer's calls."""
     n = 0
-    calls = 0
+    calls: list[int] = []
     counts: list[int] = []
     for li, layer in enumerate(layers):
         for ci, c in enumerate(layer):
@@ -91,7 +92,7 @@ def flow(layers: Layers, check: bool = False) -> tuple[list[int], int]:
                     f"{_where(li, ci, c)}: a {c.type}'s input is capped at max_inputs={cap} "
                     f"candidates but this layer receives {n}"
                 )
-        calls += sum(c.calls(n) for c in layer)
+        calls.append(sum(c.calls(n) for c in layer))
         n = sum(c.leaves(n) for c in layer)
         counts.append(n)
     return counts, calls

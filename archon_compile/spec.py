@@ -291,7 +291,7 @@ class ArchitectureSpec(_Base):
 
     def calls_per_query(self) -> int:
         """LM calls one query costs when every call succeeds first time (no retries, no cache)."""
-        return rules.flow(self.layers)[1]
+        return sum(rules.flow(self.layers)[1])
 
     def models(self) -> list[str]:
         seen: dict[str, None] = {}

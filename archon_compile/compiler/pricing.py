@@ -37,10 +37,10 @@ def call_groups(spec: ArchitectureSpec) -> list[tuple[CallKey, int]]:
         offsets[settings.get("model") or ""] = start + samples
         text = json.dumps(settings, sort_keys=True)
         groups += [(("sample", text, start + s), 1) for s in range(samples)]
-    layers = [[c.model_dump(mode="json") for c in layer] for layer in spec.layers]
-    for k in range(1, len(spec.layers)):
-        calls = flow(spec.layers[: k + 1])[1] - flow(spec.layers[:k])[1]
-        groups.append((("layers", json.dumps(layers[: k + 1], sort_keys=True)), calls))
+    prefix = json.dumps([c.model_dump(mode="json") for c in spec.layers[0]], sort_keys=True)
+    for layer, calls in zip(spec.layers[1:], flow(spec.layers)[1][1:], strict=True):
+        prefix += json.dumps([c.model_dump(mode="json") for c in layer], sort_keys=True)
+        groups.append((("layers", prefix), calls))
     return groups
 
 
