@@ -2,7 +2,8 @@
 
 The sampler proposes most architectures by Bayesian optimisation, as ARCHON did: a Gaussian process fitted
 to the trials so far (`surrogate.py`) scores candidate architectures (`candidates.py`: one- and two-step
-moves from the best trials and a few random draws) and the one of highest expected improvement is tried.
+moves from the best trials and a few random draws) and, of those of nearly the highest expected
+improvement, the one that would send the fewest new LM calls (`pricing.py`) is tried.
 Optuna's multivariate TPE proposes the rest: the first trials, before the surrogate has three to learn
 from, whenever no untried candidate is left, and when no setting of the surrogate fits the trials.
 Every trial is seeded by (search seed, trial number), so a run reproduces and workers sharing a study
@@ -33,10 +34,11 @@ RANDOM_CANDIDATES = 64  # random draws beside the moves (first version: 256 gave
 FROM_BEST = 3  # the best trials whose one- and two-step moves are candidates
 MIN_OBSERVED = 3  # trials with a quality before the surrogate proposes
 MAX_OBSERVED = 300  # the best trials the surrogate is fitted to (its cost grows with their cube)
-# Expected improvements this close to the best are told apart by the calls they would send. Measured
-# (see default_sampler): 0.9 was chosen before trying 0.8 and 0.95; dividing the improvement by the
-# calls instead (Snoek et al. 2012's improvement per second) sent the search to cheap architectures that
-# were worse, even at an equal call budget.
+# Expected improvements this close to the highest are told apart by the calls they would send. 0.9 was
+# chosen before 0.8 and 0.95 were tried (replay of bench/search_efficiency.py, seeds 0-119, mean trials:
+# 11.0 / 11.5 / 12.8; none: 16.3). Dividing the improvement by the calls instead (Snoek et al. 2012's
+# improvement per second) found worse architectures on bench/search_cost.py's landscape, even at an
+# equal call budget, and needed more trials on a landscape whose optimum is costly (README).
 NEAR_BEST = 0.9
 
 
