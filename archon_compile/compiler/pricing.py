@@ -1,5 +1,6 @@
 """What a candidate architecture would cost the search: the LM calls per query that the calls already made
-do not cover. The sampler divides a candidate's expected improvement by it (`sampling.propose`).
+do not cover. The sampler proposes the cheapest by it of the candidates whose expected improvement is
+nearly the highest (`sampling.propose`).
 
 The cache answers a request it has seen (`runtime/cache.py`). A generator's request depends only on its
 model, its settings and its sample index, so a generator sampled before answers from the cache for the
@@ -32,9 +33,9 @@ def call_groups(spec: ArchitectureSpec) -> list[tuple[CallKey, int]]:
     offsets: dict[str, int] = {}
     for comp in spec.layers[0]:
         settings = comp.model_dump(mode="json", exclude={"samples"})
-        start = offsets.get(settings.get("model") or "", 0)
-        samples = getattr(comp, "samples", 1)
-        offsets[settings.get("model") or ""] = start + samples
+        model, samples = settings.get("model") or "", getattr(comp, "samples", 1)
+        start = offsets.get(model, 0)
+        offsets[model] = start + samples
         text = json.dumps(settings, sort_keys=True)
         groups += [(("sample", text, start + s), 1) for s in range(samples)]
     prefix = json.dumps([c.model_dump(mode="json") for c in spec.layers[0]], sort_keys=True)
