@@ -14,10 +14,13 @@ from optuna.distributions import CategoricalDistribution, IntDistribution
 
 import archon_compile as ac
 from archon_compile.compiler.architect import Architect, FilledTrial
+from archon_compile.compiler.budget import estimate_tokens
+from archon_compile.compiler.marks import ARCH, ArchAttrs
 from archon_compile.compiler.objective import evaluate
 from archon_compile.compiler.pricing import CallsMade
 from archon_compile.compiler.sampling import NEAR_BEST, GuidedSampler, cheapest_near_best, propose
 from archon_compile.compiler.space import ArchonSpace
+from archon_compile.compiler.trials import spec_hash
 from archon_compile.program import Program
 from archon_compile.runtime.cache import Cache
 from archon_compile.spec import ArchitectureSpec
@@ -110,7 +113,8 @@ def test_the_architect_builds_a_candidate_as_a_trial_would_and_drops_what_a_tria
     assert ten.candidate(params | {"top_k_models": 10, "samples": 5}) is None  # 50 inputs for one fuser
 
 
-def _study_with_three_trials() -> optuna.Study:
+def _study_with_three_trials(architect: Architect) -> optuna.Study:
+    """Three trials with the architectures the driver would have recorded on them."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize")
     fixed = {"fusion_layers": 1, "selector": "none", "final_check": "none", "fuser_model": "good"}
@@ -118,7 +122,19 @@ def _study_with_three_trials() -> optuna.Study:
     dists |= {k: CategoricalDistribution([v]) for k, v in fixed.items()}
     for k, s, value in ((1, 1, 0.3), (2, 2, 0.5), (3, 1, 0.4)):
         params = {"top_k_models": k, "samples": s} | fixed
-        study.add_trial(optuna.trial.create_trial(params=params, distributions=dists, value=value))
+        spec = architect.candidate(params)
+        assert spec is not None
+        arch = ArchAttrs(
+            spec=spec.model_dump(mode="json"),
+            spec_hash=spec_hash(spec),
+            cost=spec.calls_per_query(),
+            calls_per_query=spec.calls_per_query(),
+            tokens=estimate_tokens(spec, architect.query_tokens),
+        )
+        attrs = {ARCH: arch.model_dump(mode="json")}
+        study.add_trial(
+            optuna.trial.create_trial(params=params, distributions=dists, value=value, user_attrs=attrs)
+        )
     return study
 
 
@@ -135,10 +151,10 @@ def test_among_equal_improvements_the_fewest_new_calls_win(
         return np.ones(len(rows))
 
     monkeypatch.setattr("archon_compile.compiler.surrogate.GaussianProcess.expected_improvement", flat)
-    study = _study_with_three_trials()
     architect = _architect(calls_per_query=8)
+    study = _study_with_three_trials(architect)
     chosen = propose(study, study.trials, random.Random(0), architect if priced else None)
-    made = CallsMade.of_trials(study.trials)  # no trial recorded an architecture: nothing is cached
+    made = CallsMade.of_trials(study.trials)
     specs = [architect.candidate(p) for p in scored]
     if not priced:
         assert chosen == scored[0] and None in specs
@@ -146,7 +162,9 @@ def test_among_equal_improvements_the_fewest_new_calls_win(
     assert chosen is not None and all(s is not None for s in specs)
     spec = architect.candidate(chosen)
     assert spec is not None
-    assert made.new_calls(spec) == min(made.new_calls(s) for s in specs if s is not None)
+    new = [made.new_calls(s) for s in specs if s is not None]
+    assert made.new_calls(spec) == min(new)
+    assert min(new) < min(s.calls_per_query() for s in specs if s is not None)  # the cache counted
 
 
 def test_the_cheapest_of_the_near_best_improvements_is_chosen() -> None:
