@@ -295,13 +295,23 @@ def _describe(exc: Exception) -> str:
 
 
 def _build_layer(li: int, layer: Sequence[Any]) -> list[Component[Any]]:
+    return [
+        component_class(c.type)(c, node_id(li, ci), offset)
+        for ci, (c, offset) in enumerate(zip(layer, sample_offsets(layer), strict=True))
+    ]
+
+
+def sample_offsets(layer: Sequence[Any]) -> list[int]:
+    """Each component's first sample index: components of one layer with the same model take disjoint
+    ranges, so their samples differ while each hits the cache for the samples it shares with another
+    architecture's."""
     used: dict[str, int] = {}
-    built = []
-    for ci, c in enumerate(layer):
+    offsets = []
+    for c in layer:
         model = getattr(c, "model", None) or ""
-        built.append(component_class(c.type)(c, node_id(li, ci), used.get(model, 0)))
-        used[model] = used.get(model, 0) + getattr(c, "samples", 1)
-    return built
+        offsets.append(used.get(model, 0))
+        used[model] = offsets[-1] + getattr(c, "samples", 1)
+    return offsets
 
 
 async def _run_layer(layer: list[Component[Any]], state: LayerState, ctx: RunContext) -> LayerState:

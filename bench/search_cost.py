@@ -124,6 +124,8 @@ def main(argv: list[str] | None = None) -> None:
         help="the default sampler's share of surrogate-guided proposals (0: its TPE alone)",
     )
     args = parser.parse_args(argv)
+    if args.seeds < 1:
+        parser.error("--seeds must be at least 1")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     seeds = range(args.seed, args.seed + args.seeds)
     results = [measure(args.trials, args.dev, seed, guided=args.guided) for seed in seeds]

@@ -20,6 +20,7 @@ from typing import Any
 from optuna.trial import FrozenTrial
 
 from archon_compile.compiler.marks import arch_of
+from archon_compile.program import sample_offsets
 from archon_compile.rules import flow
 from archon_compile.spec import ArchitectureSpec
 
@@ -28,16 +29,13 @@ CallKey = tuple[Any, ...]
 
 def call_groups(spec: ArchitectureSpec) -> list[tuple[CallKey, int]]:
     """The calls of one query, grouped by what makes them cache hits: one group per generator sample
-    (its settings and sample index), one per later layer (the layers up to it)."""
+    (its settings and sample index, offset as `program.sample_offsets` does), one per later layer (the
+    layers up to it)."""
     groups: list[tuple[CallKey, int]] = []
-    offsets: dict[str, int] = {}
-    for comp in spec.layers[0]:
-        settings = comp.model_dump(mode="json", exclude={"samples"})
-        model, samples = settings.get("model") or "", getattr(comp, "samples", 1)
-        start = offsets.get(model, 0)
-        offsets[model] = start + samples
-        text = json.dumps(settings, sort_keys=True)
-        groups += [(("sample", text, start + s), 1) for s in range(samples)]
+    first = spec.layers[0]
+    for comp, start in zip(first, sample_offsets(first), strict=True):
+        text = json.dumps(comp.model_dump(mode="json", exclude={"samples"}), sort_keys=True)
+        groups += [(("sample", text, start + s), 1) for s in range(getattr(comp, "samples", 1))]
     prefix = json.dumps([c.model_dump(mode="json") for c in spec.layers[0]], sort_keys=True)
     for layer, calls in zip(spec.layers[1:], flow(spec.layers)[1][1:], strict=True):
         prefix += json.dumps([c.model_dump(mode="json") for c in layer], sort_keys=True)

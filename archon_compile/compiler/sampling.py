@@ -226,10 +226,9 @@ def default_sampler(seed: int, trials: int, guided: float = 1.0) -> optuna.sampl
     see each other's running trials. Measured on bench/search_efficiency.py (100-item dev set, seeds 0-39,
     mean trials to the optimum; random search 77.0): TPE alone (`guided=0`) 39.4, every proposal guided
     12.8 (before near-ties went to the fewest new calls: 14.8; before the averaged improvement and the
-    trend of `GaussianProcess`: 22.5; the first
-    surrogate: 23.5; with half the proposals guided: 35.3). Before the surrogate, on seeds 0-19 (random
-    67.2): univariate TPE with the median pruner 58.6, multivariate 38.4; with the paired pruner and
-    repeats told as failed: 32.0.
+    trend of `GaussianProcess`: 22.5; the first surrogate: 23.5; with half the proposals guided: 35.3).
+    Before the surrogate, on seeds 0-19 (random 67.2): univariate TPE with the median pruner 58.6,
+    multivariate 38.4; with the paired pruner and repeats told as failed: 32.0.
     """
     return GuidedSampler(
         seed,

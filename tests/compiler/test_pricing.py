@@ -55,6 +55,7 @@ PRICED = [
         1 + 1,
     ),  # a fourth sample; a new fuser input
     (_spec([_gen("good", 3), _gen("okay", 1)], [_fuser("okay")]), 1),  # another fuser model
+    (_spec([_gen("good", 2), _gen("good", 2)], [_fuser("good")]), 1 + 1),  # samples 0-1 and 2-3 of one model
     (_spec([_gen("good", 3), _gen("okay", 1)], [_fuser("good")], [{"type": "critic", "model": "okay"}]), 1),
     (  # the first layers of one run
         _spec(
