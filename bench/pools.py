@@ -171,9 +171,12 @@ class SimPool:
             return "\n".join(f"{k}. {verdict}" for k in range(1, tests + 1))
         return generate(m, i, request.sample_index, self.rho)
 
-    def task(self, n: int, name: str = "simulated") -> Task:
-        """n single-turn items scored by exact match with "ans-{i}"."""
-        items = [Item(id=f"q{i}", turns=[f"Q{i}: what is the answer?"], reference=right(i)) for i in range(n)]
+    def task(self, n: int, name: str = "simulated", first: int = 0) -> Task:
+        """n single-turn items (i = first, first + 1, ...) scored by exact match with "ans-{i}"."""
+        items = [
+            Item(id=f"q{i}", turns=[f"Q{i}: what is the answer?"], reference=right(i))
+            for i in range(first, first + n)
+        ]
         return Task(name, items, lambda item, answer: answer.strip() == item.reference)
 
 

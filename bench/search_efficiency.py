@@ -8,10 +8,9 @@ order) and one optimum serves all seeds. Why 100: on 20 items quality moves in s
 any sampler could only be lucky; on 100 items the best architectures form one family (2 models x 3
 samples, voted), and the architectures near it score near it, which is what a sampler can learn.
 
-The space is a sub-space of ARCHON's (`Setup` below: 2,763 distinct valid architectures, 2,479 of them
-within the budget of 30 calls per query); the objective is dev quality (lambda 0). The optimum is
-computed exactly: every distinct architecture is built from the same power ranking the driver computes
-and evaluated on the dev items through `Program` (scripted, in-memory cache), as a trial would be.
+The space is a sub-space of ARCHON's (`Setup` in bench/landscape.py: 2,763 distinct valid architectures,
+2,479 of them within the budget of 30 calls per query); the objective is dev quality (lambda 0). The
+optimum is computed exactly (bench/landscape.py evaluates every distinct architecture).
 
 Then, for each seed, `compile()` runs with its default sampler and again with
 `optuna.samplers.RandomSampler(seed)` passed as `sampler=`; everything else (space, budget, pruner,
@@ -24,92 +23,38 @@ misses within `--max-trials` counts as `--max-trials`.
 
 Other landscapes: `--pool-size` (models; past 8, more are drawn, see bench/pools.py), `--rho` (how much
 the items' shared difficulty correlates the models' errors), `--budget-calls` (per query) and
-`--dev-items`; the defaults are the landscape above. `--guided 0` measures the default sampler without
-its surrogate (TPE alone). The trials of each sampler are printed as
-quartiles, not only the mean.
+`--dev-items`; the defaults are the landscape above. `--fresh-items N` judges the optimum on N items the
+search never sees instead of the dev items: "within 1% of the optimum" then reads the architecture's
+quality on those items, which tells a sampler that learns the task from one that finds a fluke of a
+small dev set (bench/landscape.py). `--guided 0` measures the default sampler without its surrogate
+(TPE alone). The trials of each sampler are printed as quartiles, not only the mean.
 
     python bench/search_efficiency.py                   # 20 seeds, at most 150 trials each, 2 workers
     python bench/search_efficiency.py --seeds 5 --max-trials 100 --workers 1 --dev-items 20
     python bench/search_efficiency.py --seeds 40 --pool-size 5 --rho 0.2 --budget-calls 20
     python bench/search_efficiency.py --seeds 40 --first-seed 40   # seeds 40-79
+    python bench/search_efficiency.py --seeds 20 --dev-items 50 --fresh-items 400
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
-import multiprocessing
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Literal
 
 import optuna
-from pools import RHO, SimPool, pool_models
+from landscape import Landscape, Setup, landscape, other_landscape, parallel_map
 from pydantic import BaseModel
 
 import archon_compile as ac
 from archon_compile.compiler import TrialEvent
-from archon_compile.compiler.objective import evaluate
-from archon_compile.compiler.power import rank_models
 from archon_compile.compiler.sampling import default_sampler
-from archon_compile.compiler.space import ROLES, TrialChoice, roles_used
-from archon_compile.errors import SpecError
-from archon_compile.runtime.cache import Cache
-from archon_compile.spec import ArchitectureSpec
 
-TOLERANCE = 0.01
 TARGET = 0.25
 Sampler = Literal["default", "random"]
-T = TypeVar("T")
-R = TypeVar("R")
-
-
-class Setup(BaseModel):
-    """What is searched: the space, the per-query call budget, the number of dev items, and the pool (its
-    size, and the weight of shared item difficulty in its errors)."""
-
-    space: ac.ArchonSpace = ac.ArchonSpace(
-        top_k_models=(1, 8),
-        samples=(1, 3),
-        fusion_layers=(0, 2),
-        fusers_per_layer=(2, 4, 2),
-        selectors=("none", "voter", "critic_ranker"),
-        final_checks=("none", "verifier"),
-        role_models=("sim-2", "sim-4"),
-    )
-    budget_calls: int = 30
-    dev_items: int = 100
-    pool_size: int = 8
-    rho: float = RHO
-    guided: float = 1.0  # the default sampler's share of surrogate-guided proposals (`default_sampler`)
-
-    def pool(self) -> SimPool:
-        return SimPool(pool_models(self.pool_size), self.rho)
-
-
-class Landscape(BaseModel):
-    """The exact optimum of the space on the dev items, and how rare near-optimal trials are."""
-
-    setup: Setup
-    ranking: list[str]
-    architectures: int
-    optimum: float
-    best: list[str]
-    near_share: float
-    seconds: float
-
-    @property
-    def threshold(self) -> float:
-        return self.optimum - TOLERANCE * abs(self.optimum)
-
-    def random_expected(self, cap: int) -> float:
-        """Mean trials of uniform random search capped at `cap` (geometric law, misses count as cap)."""
-        p = self.near_share
-        return float(cap) if p == 0 else (1 - (1 - p) ** cap) / p
 
 
 class SearchRun(BaseModel):
@@ -141,146 +86,20 @@ class Comparison(BaseModel):
         return statistics.median(self.trials("default")) / statistics.median(self.trials("random"))
 
 
-def other_landscape(
-    pool_size: int, rho: float, budget_calls: int, dev_items: int, guided: float = 1.0
-) -> Setup:
-    """The default space on another pool, budget or dev set; role models missing from a smaller pool give
-    way to its strongest model."""
-    names = [m.name for m in pool_models(pool_size)]
-    space = Setup().space
-    roles = tuple(m for m in space.role_models or () if m in names) or (names[0],)
-    return Setup(
-        space=space.model_copy(update={"role_models": roles}),
-        budget_calls=budget_calls,
-        dev_items=dev_items,
-        pool_size=pool_size,
-        rho=rho,
-        guided=guided,
-    )
-
-
-# -- the exact optimum -----------------------------------------------------------------------------
-def _choices(space: ac.ArchonSpace, pool: Sequence[str]) -> Iterator[tuple[TrialChoice, int]]:
-    """Every parameter combination that matters, with the number of sampled combinations it stands
-    for (unused fuser widths and role models do not change the architecture)."""
-    roles = list(space.roles_pool(pool))
-    widths = space.fusers_per_layer.values()
-    axes = itertools.product(
-        space.top_k_models.values(cap=len(pool)),
-        space.samples.values(),
-        space.fusion_layers.values(),
-        space.selectors,
-        space.final_checks,
-    )
-    for k, s, depth, selector, check in axes:
-        for width in widths if depth >= 2 else widths[:1]:
-            base = TrialChoice(
-                top_k_models=k,
-                samples=s,
-                fusion_layers=depth,
-                fusers_per_layer=width,
-                selector=selector,
-                final_check=check,
-                **{f"{r}_model": roles[0] for r in ROLES},
-            )
-            used = roles_used(base)
-            weight = (1 if depth >= 2 else len(widths)) * len(roles) ** (len(ROLES) - len(used))
-            for models in itertools.product(roles, repeat=len(used)):
-                choice = base.model_copy(update={f"{r}_model": m for r, m in zip(used, models, strict=True)})
-                yield choice, weight
-
-
-def _specs(setup: Setup, ranking: Sequence[str]) -> list[tuple[ArchitectureSpec, int]]:
-    """Distinct valid architectures within the budget, with their weights under uniform sampling."""
-    out: dict[str, tuple[ArchitectureSpec, int]] = {}
-    for choice, weight in _choices(setup.space, ranking):
-        try:
-            spec = setup.space.build(choice, ranking)
-        except SpecError:
-            continue
-        if spec.calls_per_query() > setup.budget_calls:
-            continue
-        key = spec.model_dump_json(include={"layers"})
-        prev = out.get(key)
-        out[key] = (spec, weight + (prev[1] if prev else 0))
-    return list(out.values())
-
-
-def _qualities(job: tuple[Setup, list[ArchitectureSpec]]) -> list[float]:
-    """Dev quality of each spec (run in a worker: its own pool, LMs and in-memory cache)."""
-    setup, specs = job
-    pool = setup.pool()
-    lms, cache, task = pool.lms(), Cache(), pool.task(setup.dev_items)
-    return [evaluate(task, ac.Program(s, lms=lms, cache=cache), task.items(), None).quality for s in specs]
-
-
-def power_ranking(setup: Setup) -> list[str]:
-    """The driver's power ranking of the pool on the dev items (same function, same single-model specs)."""
-    pool = setup.pool()
-    lms, cache, task = pool.lms(), Cache(), pool.task(setup.dev_items)
-    ranking = rank_models(
-        pool.names,
-        lambda spec: evaluate(task, ac.Program(spec, lms=lms, cache=cache), task.items(), None),
-        setup.space.temperature,
-        setup.space.max_tokens,
-    )
-    return ranking.order
-
-
-def _map(fn: Callable[[T], R], jobs: Sequence[T], workers: int) -> list[R]:
-    """`fn` over `jobs` in `workers` spawned processes. Not forked: a forked child inherits the
-    program runtime's background event loop without its thread, and its first call would hang."""
-    if workers == 1:
-        return [fn(job) for job in jobs]
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as ex:
-        return list(ex.map(fn, jobs))
-
-
-def landscape(setup: Setup, workers: int = 2) -> Landscape:
-    start = time.perf_counter()
-    ranking = power_ranking(setup)
-    specs = _specs(setup, ranking)
-    chunks = [(setup, [s for s, _ in specs[w::workers]]) for w in range(workers)]
-    parts = _map(_qualities, chunks, workers)
-    quality = [0.0] * len(specs)
-    for w, part in enumerate(parts):
-        quality[w::workers] = part
-    optimum = max(quality)
-    threshold = optimum - TOLERANCE * abs(optimum)
-    near = [i for i, q in enumerate(quality) if q >= threshold]
-    total = sum(w for _, w in specs)
-    return Landscape(
-        setup=setup,
-        ranking=ranking,
-        architectures=len(specs),
-        optimum=optimum,
-        best=[_describe(specs[i][0]) for i in near[:3]],
-        near_share=sum(specs[i][1] for i in near) / total,
-        seconds=time.perf_counter() - start,
-    )
-
-
-def _describe(spec: ArchitectureSpec) -> str:
-    layers = []
-    for layer in spec.layers:
-        kinds = {f"{c.type}({getattr(c, 'model', '') or ''})" for c in layer}
-        layers.append(f"{len(layer)}x{'/'.join(sorted(kinds))}" if len(layer) > 1 else kinds.pop())
-    return " -> ".join(layers) + f" [{spec.calls_per_query()} calls]"
-
-
 # -- the searches ------------------------------------------------------------------------------------
 class _Reached(Exception):
     def __init__(self, trials: int) -> None:
         self.trials = trials
 
 
-def search(setup: Setup, sampler: Sampler, seed: int, max_trials: int, threshold: float) -> SearchRun:
-    """Trials `compile()` needs with this sampler to complete a trial at or above `threshold`."""
+def search(land: Landscape, sampler: Sampler, seed: int, max_trials: int) -> SearchRun:
+    """Trials `compile()` needs with this sampler to complete a trial that `land` counts as reached."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    setup = land.setup
     pool = setup.pool()
 
     def progress(event: TrialEvent) -> None:
-        if event.state == "COMPLETE" and event.dev_quality is not None and event.dev_quality >= threshold:
+        if land.reached(event):
             raise _Reached(event.finished)
 
     start = time.perf_counter()
@@ -318,7 +137,7 @@ def search(setup: Setup, sampler: Sampler, seed: int, max_trials: int, threshold
     )
 
 
-def _search(args: tuple[Setup, Sampler, int, int, float]) -> SearchRun:
+def _search(args: tuple[Landscape, Sampler, int, int]) -> SearchRun:
     return search(*args)
 
 
@@ -327,12 +146,12 @@ def compare(
 ) -> Comparison:
     start = time.perf_counter()
     land = landscape(setup, workers)
-    jobs: list[tuple[Setup, Sampler, int, int, float]] = [
-        (setup, sampler, seed, max_trials, land.threshold)
+    jobs: list[tuple[Landscape, Sampler, int, int]] = [
+        (land, sampler, seed, max_trials)
         for seed in range(first_seed, first_seed + seeds)
         for sampler in ("default", "random")
     ]
-    runs = _map(_search, jobs, workers)
+    runs = parallel_map(_search, jobs, workers)
     return Comparison(landscape=land, runs=runs, max_trials=max_trials, seconds=time.perf_counter() - start)
 
 
@@ -354,6 +173,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rho", type=float, default=default.rho, help="weight of shared item difficulty")
     parser.add_argument("--budget-calls", type=int, default=default.budget_calls, help="LM calls per query")
     parser.add_argument(
+        "--fresh-items",
+        type=int,
+        default=default.fresh_items,
+        help="judge the optimum on this many items the search never sees (0: on the dev items)",
+    )
+    parser.add_argument(
         "--guided",
         type=float,
         default=default.guided,
@@ -361,6 +186,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     setup = other_landscape(args.pool_size, args.rho, args.budget_calls, args.dev_items, args.guided)
+    setup = setup.model_copy(update={"fresh_items": args.fresh_items})
     c = compare(setup, args.seeds, args.max_trials, args.workers, args.first_seed)
     land = c.landscape
     print(
@@ -369,6 +195,11 @@ def main(argv: list[str] | None = None) -> None:
         f"{land.setup.dev_items} items, {land.setup.pool_size} models, rho {land.setup.rho} "
         f"({land.seconds:.0f} s to enumerate)"
     )
+    if land.dev_optimum is not None:
+        print(
+            f"  judged on {land.setup.fresh_items} fresh items: optimum {land.optimum:.3f}; the best "
+            f"architectures on the dev items ({land.dev_optimum:.3f}) score {land.dev_best:.3f} there"
+        )
     print(f"  within 1% (>= {land.threshold:.3f}): {land.near_share:.2%} of the counted random trials; e.g.")
     for b in land.best:
         print(f"    {b}")

@@ -16,23 +16,20 @@ from typing import Any
 import optuna
 from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial, TrialState
-from pydantic import BaseModel, Field
 
 from archon_compile.compiler.architect import Architect
 from archon_compile.compiler.budget import Budget, Spent
+from archon_compile.compiler.events import TrialEvent, trial_event
 from archon_compile.compiler.marks import (
     ARCH,
-    DONE,
     EVAL,
     WORKER,
     ArchAttrs,
     EvalAttrs,
     Mark,
     MarkKind,
-    counted,
     eval_of,
     mark_of,
-    note,
     set_mark,
 )
 from archon_compile.compiler.objective import (
@@ -72,22 +69,6 @@ class TrialFailed(Exception):
         super().__init__(reason)
         self.reason = reason
         self.error = error
-
-
-class TrialEvent(BaseModel):
-    """Sent to `progress` after every trial this worker finishes."""
-
-    number: int
-    state: str
-    dev_quality: float | None
-    note: str | None
-    mark: Mark | None = None
-    finished: int
-    total: int
-    best_quality: float | None = Field(None, description="the best dev quality of a complete trial so far")
-    calls: int = Field(0, description="LM calls sent so far by the search (all workers)")
-    program_errors: int = 0
-    judge_errors: int = 0
 
 
 @dataclass
@@ -358,28 +339,9 @@ class Search:
         return total.model_copy(update={"wall_time_s": time.monotonic() - self.started})
 
     def _report(self, t: FrozenTrial, others: Sequence[FrozenTrial]) -> None:
-        if self.progress is None:
-            return
-        everyone = [*others, t]
-        done = [x for x in everyone if x.state in (*DONE, TrialState.FAIL) and counted(x)]
-        evals = [e for x in everyone if (e := eval_of(x)) is not None]
-        complete = [e.dev_quality for x in everyone if x.state == TrialState.COMPLETE and (e := eval_of(x))]
-        ev = eval_of(t)
-        self.progress(
-            TrialEvent(
-                number=t.number,
-                state=t.state.name,
-                dev_quality=ev.dev_quality if ev else None,
-                note=note(t),
-                mark=mark_of(t),
-                finished=len(done),
-                total=self.trials,
-                best_quality=max(complete, default=None),
-                calls=self.spent(everyone).calls,
-                program_errors=sum(e.program_errors for e in evals),
-                judge_errors=sum(e.judge_errors for e in evals),
-            )
-        )
+        if self.progress is not None:
+            everyone = [*others, t]
+            self.progress(trial_event(t, everyone, self.trials, self.spent(everyone).calls))
 
 
 def _skip(trial: optuna.Trial, reason: str) -> tuple[TrialState, None]:

@@ -7,7 +7,7 @@ from types import TracebackType
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from archon_compile.compiler.driver import TrialEvent
+from archon_compile.compiler.events import TrialEvent
 from archon_compile.compiler.marks import MarkKind
 
 

@@ -20,7 +20,8 @@ from pathlib import Path
 import optuna
 
 from archon_compile.compiler.budget import Budget
-from archon_compile.compiler.driver import MAX_ERROR_RATE, CompileError, Search, TrialEvent
+from archon_compile.compiler.driver import MAX_ERROR_RATE, CompileError, Search
+from archon_compile.compiler.events import TrialEvent
 from archon_compile.compiler.objective import Objective
 from archon_compile.compiler.outcome import finish
 from archon_compile.compiler.progress import ProgressBar

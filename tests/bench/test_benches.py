@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import landscape
 import optuna
 import pools
 import pytest
@@ -12,11 +13,14 @@ import search_cost
 import search_efficiency as eff
 
 import archon_compile as ac
+from archon_compile.compiler import TrialEvent
+from archon_compile.compiler.objective import evaluate
+from archon_compile.compiler.sampling import default_sampler
 from archon_compile.signatures.fuse import Fuse
 from archon_compile.signatures.rank import Rank
 from archon_compile.state import Critique
 
-TINY = eff.Setup(
+TINY = landscape.Setup(
     space=ac.ArchonSpace(
         top_k_models=(1, 3),
         samples=(1, 2),
@@ -63,8 +67,8 @@ def test_search_cost_ratio_comes_from_calls_the_lms_received(tmp_path: Path) -> 
 
 
 def test_efficiency_counts_match_an_uninterrupted_search(tmp_path: Path) -> None:
-    land = eff.landscape(TINY, workers=1)
-    assert land.ranking == eff.power_ranking(TINY) and len(land.ranking) == 8
+    land = landscape.landscape(TINY, workers=1)
+    assert land.ranking == landscape.power_ranking(TINY) and len(land.ranking) == 8
     assert 0 < land.near_share <= 1 and 0 < land.optimum <= 1 and land.architectures > 1
     comparison = eff.compare(TINY, seeds=2, max_trials=12, workers=1)
     assert [(r.sampler, r.seed) for r in comparison.runs] == [
@@ -103,15 +107,57 @@ def test_efficiency_counts_match_an_uninterrupted_search(tmp_path: Path) -> None
     assert first == run.trials
 
 
+def test_fresh_items_judge_the_optimum_on_items_the_search_never_sees(tmp_path: Path) -> None:
+    fresh = TINY.model_copy(update={"fresh_items": 40})
+    land, on_dev = landscape.landscape(fresh, workers=1), landscape.landscape(TINY, workers=1)
+    assert len(land.fresh) == land.architectures == on_dev.architectures
+    assert land.optimum == max(land.fresh.values()) and land.dev_optimum == on_dev.optimum
+    items = fresh.fresh_task().items()
+    assert len(items) == 40 and all(int(i.id[1:]) >= landscape.FRESH_FIRST > TINY.dev_items for i in items)
+    comparison = eff.compare(fresh, seeds=2, max_trials=12, workers=1)
+    run = next(r for r in comparison.runs if r.reached)
+    # replay without stopping, and score each complete trial's architecture on the fresh items here
+    events: list[TrialEvent] = []
+    pool = fresh.pool()
+    ac.compile(
+        pool.task(fresh.dev_items),
+        pool.names,
+        space=fresh.space,
+        trials=12,
+        budget=ac.Budget(calls_per_query=fresh.budget_calls),
+        seed=run.seed,
+        run_dir=tmp_path,
+        lms=pool.lms(),
+        dev_size=fresh.dev_items,
+        heldout_size=0,
+        sampler=(
+            optuna.samplers.RandomSampler(seed=run.seed)
+            if run.sampler == "random"
+            else default_sampler(run.seed, 12, fresh.guided)
+        ),
+        prior=run.sampler == "default",
+        progress=events.append,
+    )
+    task = fresh.fresh_task()
+
+    def on_fresh(spec: ac.ArchitectureSpec) -> float:
+        return evaluate(task, ac.Program(spec, lms=pool.lms()), task.items(), None).quality
+
+    complete = [(e.finished, e.architecture) for e in events if e.state == "COMPLETE" and e.architecture]
+    first = next(n for n, spec in complete if on_fresh(spec) >= land.threshold)
+    assert first == run.trials
+
+
 def test_other_landscapes_keep_the_space_within_the_pool() -> None:
-    small = eff.other_landscape(pool_size=3, rho=0.0, budget_calls=12, dev_items=10)
+    small = landscape.other_landscape(pool_size=3, rho=0.0, budget_calls=12, dev_items=10)
     assert small.pool().names == ["sim-1", "sim-2", "sim-3"]
     assert small.space.role_models == ("sim-2",)  # sim-4 is not in a pool of 3
     assert (small.budget_calls, small.dev_items, small.pool().rho) == (12, 10, 0.0)
-    large = eff.other_landscape(pool_size=11, rho=0.5, budget_calls=30, dev_items=100)
+    large = landscape.other_landscape(pool_size=11, rho=0.5, budget_calls=30, dev_items=100)
     names = large.pool().names
     assert names[:8] == [m.name for m in pools.POOL] and len(set(names)) == 11
-    assert eff.other_landscape(8, pools.RHO, 30, 100) == eff.Setup()  # the defaults are the old landscape
+    # the defaults are the old landscape
+    assert landscape.other_landscape(8, pools.RHO, 30, 100) == landscape.Setup()
     independent = [pools.generate(pools.POOL[0], i, 0, rho=0.0) == pools.right(i) for i in range(200)]
     shared = [pools.generate(pools.POOL[0], i, 0) == pools.right(i) for i in range(200)]
     assert independent != shared  # rho changes which items a model gets right

@@ -9,10 +9,11 @@ import optuna
 import pytest
 
 import archon_compile as ac
-from archon_compile.compiler import Objective
-from archon_compile.compiler.marks import MarkKind, mark_of
+from archon_compile.compiler import Objective, TrialEvent
+from archon_compile.compiler.marks import MarkKind, arch_of, mark_of
 from archon_compile.compiler.report import load_report
 from archon_compile.compiler.result import report_dir
+from archon_compile.compiler.trials import spec_hash
 from tests.helpers.compiler_pool import MODELS, pool, sent, task
 
 SPACE = ac.ArchonSpace(
@@ -179,3 +180,25 @@ def test_prior_can_be_switched_off(tmp_path: Path) -> None:
     result, _ = _compile(tmp_path, trials=3, prior=False)
     prior = SPACE.prior(result.report.power_ranking.order)
     assert [r.params for r in result.report.trials[:3]] != prior
+
+
+def test_progress_events_carry_the_architecture_each_trial_ran(tmp_path: Path) -> None:
+    events: list[TrialEvent] = []
+    result, _ = _compile(tmp_path, trials=12, progress=events.append)
+    study = optuna.load_study(
+        study_name="known-best", storage=f"sqlite:///{tmp_path / 'run' / 'study.sqlite3'}"
+    )
+    by_number = {t.number: t for t in study.trials}
+    ran_or_skipped = [
+        n for n, t in by_number.items() if (m := mark_of(t)) is None or m.kind != MarkKind.SURPLUS
+    ]
+    assert [e.number for e in events] == ran_or_skipped  # one event per trial this worker finished
+    ran = 0
+    for e in events:
+        arch = arch_of(by_number[e.number])
+        if arch is None:  # skipped or a repeat: nothing ran
+            assert e.architecture is None
+        else:
+            assert e.architecture is not None and spec_hash(e.architecture) == arch.spec_hash
+            ran += 1
+    assert ran >= result.report.counts.trials_evaluated == 12
