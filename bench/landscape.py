@@ -86,15 +86,21 @@ class Landscape(BaseModel):
     def threshold(self) -> float:
         return self.optimum - TOLERANCE * abs(self.optimum)
 
-    def reached(self, event: TrialEvent) -> bool:
-        """Whether a finished trial is complete and within 1% of the optimum on the judged items."""
+    def judged(self, event: TrialEvent) -> float:
+        """A complete trial's quality on the judged items: its dev quality, or its architecture's on the
+        fresh items."""
         if event.state != "COMPLETE" or event.dev_quality is None:
-            return False
+            raise ValueError(f"trial {event.number} is not complete")
         if not self.setup.fresh_items:
-            return event.dev_quality >= self.threshold
+            return event.dev_quality
         if event.architecture is None or (key := _key(event.architecture)) not in self.fresh:
             raise ValueError(f"trial {event.number} ran an architecture the landscape does not hold")
-        return self.fresh[key] >= self.threshold
+        return self.fresh[key]
+
+    def reached(self, event: TrialEvent) -> bool:
+        """Whether a finished trial is complete and within 1% of the optimum on the judged items."""
+        complete = event.state == "COMPLETE" and event.dev_quality is not None
+        return complete and self.judged(event) >= self.threshold
 
     def random_expected(self, cap: int) -> float:
         """Mean trials of uniform random search capped at `cap` (geometric law, misses count as cap)."""

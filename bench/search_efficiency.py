@@ -58,11 +58,15 @@ Sampler = Literal["default", "random"]
 
 
 class SearchRun(BaseModel):
+    """One search. `picked`: the judged quality (`Landscape.judged`) of its best complete trial by dev
+    quality when it ended (the earliest on a tie; None if no trial completed)."""
+
     sampler: Sampler
     seed: int
     trials: int
     reached: bool
     seconds: float
+    picked: float | None = None
 
 
 class Comparison(BaseModel):
@@ -85,6 +89,14 @@ class Comparison(BaseModel):
     def median_ratio(self) -> float:
         return statistics.median(self.trials("default")) / statistics.median(self.trials("random"))
 
+    def picked_gaps(self) -> list[float]:
+        """Per seed, the default sampler's picked quality minus random search's (seeds where both
+        completed a trial)."""
+        by_seed = {(r.sampler, r.seed): r.picked for r in self.runs}
+        seeds = sorted({r.seed for r in self.runs})
+        pairs = [(by_seed[("default", s)], by_seed[("random", s)]) for s in seeds]
+        return [d - r for d, r in pairs if d is not None and r is not None]
+
 
 # -- the searches ------------------------------------------------------------------------------------
 class _Reached(Exception):
@@ -92,15 +104,33 @@ class _Reached(Exception):
         self.trials = trials
 
 
-def search(land: Landscape, sampler: Sampler, seed: int, max_trials: int) -> SearchRun:
-    """Trials `compile()` needs with this sampler to complete a trial that `land` counts as reached."""
+def search(land: Landscape, sampler: Sampler, seed: int, max_trials: int, stop: bool = True) -> SearchRun:
+    """Trials `compile()` needs with this sampler to complete a trial that `land` counts as reached
+    (with `stop`, the search ends there; otherwise it runs `max_trials`)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     setup = land.setup
     pool = setup.pool()
+    best: list[tuple[float, float]] = []  # (dev quality, judged quality) of the best complete trial
+    first_reach: list[int] = []
 
     def progress(event: TrialEvent) -> None:
+        dev = event.dev_quality if event.state == "COMPLETE" else None
+        if dev is not None and (not best or dev > best[0][0]):
+            best[:] = [(dev, land.judged(event))]
         if land.reached(event):
-            raise _Reached(event.finished)
+            first_reach.append(event.finished)
+            if stop:
+                raise _Reached(event.finished)
+
+    def run(trials: int, reached: bool) -> SearchRun:
+        return SearchRun(
+            sampler=sampler,
+            seed=seed,
+            trials=trials,
+            reached=reached,
+            seconds=time.perf_counter() - start,
+            picked=best[0][1] if best else None,
+        )
 
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="archon-search-eff-") as tmp:
@@ -125,34 +155,67 @@ def search(land: Landscape, sampler: Sampler, seed: int, max_trials: int) -> Sea
                 progress=progress,
             )
         except _Reached as hit:
-            return SearchRun(
-                sampler=sampler,
-                seed=seed,
-                trials=hit.trials,
-                reached=True,
-                seconds=time.perf_counter() - start,
-            )
-    return SearchRun(
-        sampler=sampler, seed=seed, trials=max_trials, reached=False, seconds=time.perf_counter() - start
-    )
+            return run(hit.trials, True)
+    return run(first_reach[0], True) if first_reach else run(max_trials, False)
 
 
-def _search(args: tuple[Landscape, Sampler, int, int]) -> SearchRun:
+def _search(args: tuple[Landscape, Sampler, int, int, bool]) -> SearchRun:
     return search(*args)
 
 
 def compare(
-    setup: Setup, seeds: int = 20, max_trials: int = 150, workers: int = 2, first_seed: int = 0
+    setup: Setup,
+    seeds: int = 20,
+    max_trials: int = 150,
+    workers: int = 2,
+    first_seed: int = 0,
+    stop: bool = True,
 ) -> Comparison:
+    """Both samplers on the same seeds; with `stop`, each search ends at its first reach."""
     start = time.perf_counter()
     land = landscape(setup, workers)
-    jobs: list[tuple[Landscape, Sampler, int, int]] = [
-        (land, sampler, seed, max_trials)
+    jobs: list[tuple[Landscape, Sampler, int, int, bool]] = [
+        (land, sampler, seed, max_trials, stop)
         for seed in range(first_seed, first_seed + seeds)
         for sampler in ("default", "random")
     ]
     runs = parallel_map(_search, jobs, workers)
     return Comparison(landscape=land, runs=runs, max_trials=max_trials, seconds=time.perf_counter() - start)
+
+
+def _print_landscape(land: Landscape) -> None:
+    setup = land.setup
+    judged = f"{setup.fresh_items} fresh items" if setup.fresh_items else "the dev items"
+    print(
+        f"space: {land.architectures} distinct architectures within {setup.budget_calls} calls/query; "
+        f"power ranking {', '.join(land.ranking)}; {setup.dev_items} dev items, {setup.pool_size} models, "
+        f"rho {setup.rho}; exact optimum {land.optimum:.3f} on {judged} ({land.seconds:.0f} s to enumerate)"
+    )
+    if land.dev_optimum is not None:
+        print(
+            f"  the best architectures on the dev items ({land.dev_optimum:.3f} there) score "
+            f"{land.dev_best:.3f} on the fresh items"
+        )
+    print(f"  within 1% (>= {land.threshold:.3f}): {land.near_share:.2%} of the counted random trials; e.g.")
+    for b in land.best:
+        print(f"    {b}")
+
+
+def _print_picked(c: Comparison) -> None:
+    """The judged quality of each search's best trial by dev quality, and the paired difference."""
+    judged = f"{c.landscape.setup.fresh_items} fresh items" if c.landscape.setup.fresh_items else "dev"
+    print(f"quality on {judged} of each search's best trial by dev quality after {c.max_trials} trials:")
+    for sampler in ("default", "random"):
+        q = [r.picked for r in c.runs if r.sampler == sampler and r.picked is not None]
+        q1, q2, q3 = statistics.quantiles(q, n=4) if len(q) > 1 else (q[0],) * 3
+        print(f"  {sampler:8s} mean {statistics.fmean(q):.3f}  quartiles {q1:.3f} / {q2:.3f} / {q3:.3f}")
+    gaps = c.picked_gaps()
+    se = statistics.stdev(gaps) / len(gaps) ** 0.5 if len(gaps) > 1 else float("nan")
+    print(
+        f"  paired difference default - random: {statistics.fmean(gaps):+.4f} (standard error {se:.4f}, "
+        f"{len(gaps)} seeds; default ahead on {sum(g > 0 for g in gaps)}, behind on "
+        f"{sum(g < 0 for g in gaps)}); the optimum is {c.landscape.optimum:.3f}"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -179,6 +242,13 @@ def main(argv: list[str] | None = None) -> None:
         help="judge the optimum on this many items the search never sees (0: on the dev items)",
     )
     parser.add_argument(
+        "--quality-at",
+        type=int,
+        default=0,
+        help="run every search for this many trials and compare the judged quality of each one's best "
+        "trial by dev quality, seed by seed (0: stop each search at its first reach)",
+    )
+    parser.add_argument(
         "--guided",
         type=float,
         default=default.guided,
@@ -187,22 +257,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     setup = other_landscape(args.pool_size, args.rho, args.budget_calls, args.dev_items, args.guided)
     setup = setup.model_copy(update={"fresh_items": args.fresh_items})
-    c = compare(setup, args.seeds, args.max_trials, args.workers, args.first_seed)
+    cap = args.quality_at or args.max_trials
+    c = compare(setup, args.seeds, cap, args.workers, args.first_seed, stop=not args.quality_at)
     land = c.landscape
-    print(
-        f"space: {land.architectures} distinct architectures within {land.setup.budget_calls} calls/query; "
-        f"power ranking {', '.join(land.ranking)}; exact optimum dev quality {land.optimum:.3f} on "
-        f"{land.setup.dev_items} items, {land.setup.pool_size} models, rho {land.setup.rho} "
-        f"({land.seconds:.0f} s to enumerate)"
-    )
-    if land.dev_optimum is not None:
-        print(
-            f"  judged on {land.setup.fresh_items} fresh items: optimum {land.optimum:.3f}; the best "
-            f"architectures on the dev items ({land.dev_optimum:.3f}) score {land.dev_best:.3f} there"
-        )
-    print(f"  within 1% (>= {land.threshold:.3f}): {land.near_share:.2%} of the counted random trials; e.g.")
-    for b in land.best:
-        print(f"    {b}")
+    _print_landscape(land)
     last = args.first_seed + args.seeds - 1
     print(
         f"trials to reach within 1% of the optimum, seeds {args.first_seed}-{last}, cap {c.max_trials} "
@@ -219,6 +277,8 @@ def main(argv: list[str] | None = None) -> None:
         f"  random search expected from the landscape (geometric, capped): "
         f"{land.random_expected(c.max_trials):.1f}"
     )
+    if args.quality_at:
+        _print_picked(c)
     verdict = "meets" if c.mean_ratio <= TARGET else "MISSES"
     print(
         f"ratio default/random: mean {c.mean_ratio:.3f} ({verdict} the target <= {TARGET}), median "
