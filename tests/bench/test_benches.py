@@ -114,9 +114,9 @@ def test_fresh_items_judge_the_optimum_on_items_the_search_never_sees(tmp_path: 
     assert land.optimum == max(land.fresh.values()) and land.dev_optimum == on_dev.optimum
     items = fresh.fresh_task().items()
     assert len(items) == 40 and all(int(i.id[1:]) >= landscape.FRESH_FIRST > TINY.dev_items for i in items)
-    comparison = eff.compare(fresh, seeds=2, max_trials=12, workers=1)
+    comparison = eff.compare(fresh, seeds=2, max_trials=12, workers=1, stop=False)
     run = next(r for r in comparison.runs if r.reached)
-    # replay without stopping, and score each complete trial's architecture on the fresh items here
+    # replay, and score each complete trial's architecture on the fresh items here
     events: list[TrialEvent] = []
     pool = fresh.pool()
     ac.compile(
@@ -143,9 +143,13 @@ def test_fresh_items_judge_the_optimum_on_items_the_search_never_sees(tmp_path: 
     def on_fresh(spec: ac.ArchitectureSpec) -> float:
         return evaluate(task, ac.Program(spec, lms=pool.lms()), task.items(), None).quality
 
-    complete = [(e.finished, e.architecture) for e in events if e.state == "COMPLETE" and e.architecture]
-    first = next(n for n, spec in complete if on_fresh(spec) >= land.threshold)
+    complete = [(e, a) for e in events if e.state == "COMPLETE" and (a := e.architecture) is not None]
+    first = next(e.finished for e, spec in complete if on_fresh(spec) >= land.threshold)
     assert first == run.trials
+    _, best = max(complete, key=lambda ea: (ea[0].dev_quality, -ea[0].number))  # earliest best on dev
+    assert run.picked == on_fresh(best)
+    picked = {(r.sampler, r.seed): r.picked for r in comparison.runs}
+    assert comparison.picked_gaps() == [picked["default", s] - picked["random", s] for s in (0, 1)]  # type: ignore[operator]
 
 
 def test_other_landscapes_keep_the_space_within_the_pool() -> None:
