@@ -3,6 +3,7 @@ their outputs are well formed and their ratios come from real counts."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import landscape
@@ -66,6 +67,32 @@ def test_search_cost_ratio_comes_from_calls_the_lms_received(tmp_path: Path) -> 
     assert (tmp_path / "lm-cache.sqlite").exists()  # the run used the given (fresh) directory
 
 
+def _replay(
+    setup: landscape.Setup, run: eff.SearchRun, run_dir: Path, progress: Callable[[TrialEvent], None] | bool
+) -> ac.CompileResult:
+    """The search of `run` again, 12 trials without stopping, as `search_efficiency.search` runs it."""
+    pool = setup.pool()
+    return ac.compile(
+        pool.task(setup.dev_items),
+        pool.names,
+        space=setup.space,
+        trials=12,
+        budget=ac.Budget(calls_per_query=setup.budget_calls),
+        seed=run.seed,
+        run_dir=run_dir,
+        lms=pool.lms(),
+        dev_size=setup.dev_items,
+        heldout_size=0,
+        sampler=(
+            optuna.samplers.RandomSampler(seed=run.seed)
+            if run.sampler == "random"
+            else default_sampler(run.seed, 12, setup.guided)
+        ),
+        prior=run.sampler == "default",
+        progress=progress,
+    )
+
+
 def test_efficiency_counts_match_an_uninterrupted_search(tmp_path: Path) -> None:
     land = landscape.landscape(TINY, workers=1)
     assert land.ranking == landscape.power_ranking(TINY) and len(land.ranking) == 8
@@ -83,20 +110,7 @@ def test_efficiency_counts_match_an_uninterrupted_search(tmp_path: Path) -> None
     )
     # replay one search without stopping: the first counted trial at the optimum is the reported one
     run = next(r for r in comparison.runs if r.reached)
-    pool = pools.SimPool()
-    result = ac.compile(
-        pool.task(TINY.dev_items),
-        pool.names,
-        space=TINY.space,
-        trials=12,
-        budget=ac.Budget(calls_per_query=TINY.budget_calls),
-        seed=run.seed,
-        run_dir=tmp_path,
-        lms=pool.lms(),
-        dev_size=TINY.dev_items,
-        heldout_size=0,
-        sampler=optuna.samplers.RandomSampler(seed=run.seed) if run.sampler == "random" else None,
-    )
+    result = _replay(TINY, run, tmp_path, progress=False)
     counted = [t for t in result.report.trials if not (t.note or "").startswith("skipped")]
     assert max(t.dev_quality or 0.0 for t in counted) <= land.optimum  # nothing beats the exact optimum
     first = next(
@@ -118,27 +132,8 @@ def test_fresh_items_judge_the_optimum_on_items_the_search_never_sees(tmp_path: 
     run = next(r for r in comparison.runs if r.reached)
     # replay, and score each complete trial's architecture on the fresh items here
     events: list[TrialEvent] = []
-    pool = fresh.pool()
-    ac.compile(
-        pool.task(fresh.dev_items),
-        pool.names,
-        space=fresh.space,
-        trials=12,
-        budget=ac.Budget(calls_per_query=fresh.budget_calls),
-        seed=run.seed,
-        run_dir=tmp_path,
-        lms=pool.lms(),
-        dev_size=fresh.dev_items,
-        heldout_size=0,
-        sampler=(
-            optuna.samplers.RandomSampler(seed=run.seed)
-            if run.sampler == "random"
-            else default_sampler(run.seed, 12, fresh.guided)
-        ),
-        prior=run.sampler == "default",
-        progress=events.append,
-    )
-    task = fresh.fresh_task()
+    _replay(fresh, run, tmp_path, progress=events.append)
+    pool, task = fresh.pool(), fresh.fresh_task()
 
     def on_fresh(spec: ac.ArchitectureSpec) -> float:
         return evaluate(task, ac.Program(spec, lms=pool.lms()), task.items(), None).quality
