@@ -26,14 +26,17 @@ the items' shared difficulty correlates the models' errors), `--budget-calls` (p
 `--dev-items`; the defaults are the landscape above. `--fresh-items N` judges the optimum on N items the
 search never sees instead of the dev items: "within 1% of the optimum" then reads the architecture's
 quality on those items, which tells a sampler that learns the task from one that finds a fluke of a
-small dev set (bench/landscape.py). `--guided 0` measures the default sampler without its surrogate
-(TPE alone). The trials of each sampler are printed as quartiles, not only the mean.
+small dev set (bench/landscape.py). `--quality-at N` runs every search N trials and compares, seed by
+seed, the judged quality of each one's best trial by dev quality: a paired difference that stays
+meaningful where no search reaches the optimum faster than chance (50 dev items). `--guided 0` measures
+the default sampler without its surrogate (TPE alone). The trials of each sampler are printed as
+quartiles, not only the mean.
 
     python bench/search_efficiency.py                   # 20 seeds, at most 150 trials each, 2 workers
     python bench/search_efficiency.py --seeds 5 --max-trials 100 --workers 1 --dev-items 20
     python bench/search_efficiency.py --seeds 40 --pool-size 5 --rho 0.2 --budget-calls 20
     python bench/search_efficiency.py --seeds 40 --first-seed 40   # seeds 40-79
-    python bench/search_efficiency.py --seeds 20 --dev-items 50 --fresh-items 400
+    python bench/search_efficiency.py --seeds 20 --dev-items 50 --fresh-items 400 --quality-at 30
 """
 
 from __future__ import annotations
