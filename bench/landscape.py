@@ -17,7 +17,7 @@ import multiprocessing
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pools import RHO, SimPool, pool_models
 from pydantic import BaseModel
@@ -66,10 +66,18 @@ class Setup(BaseModel):
         return SimPool(pool_models(self.pool_size), self.rho)
 
 
+class FreshItems(BaseModel):
+    """Every architecture's quality on the fresh items (by its layers), and what the best
+    architectures on the dev items score there (the best of those tied at the dev optimum)."""
+
+    quality: dict[str, float]
+    dev_optimum: float
+    dev_best: float
+
+
 class Landscape(BaseModel):
-    """The exact optimum of the space on the judged items, and how rare near-optimal trials are. With
-    fresh items, `fresh` holds every architecture's quality on them (by its layers), and `dev_best` is
-    what the best architectures on the dev items score there."""
+    """The exact optimum of the space on the judged items (the dev items, or `fresh`), and how rare
+    near-optimal trials are."""
 
     setup: Setup
     ranking: list[str]
@@ -78,9 +86,7 @@ class Landscape(BaseModel):
     best: list[str]
     near_share: float
     seconds: float
-    fresh: dict[str, float] = {}
-    dev_optimum: float | None = None
-    dev_best: float | None = None
+    fresh: FreshItems | None = None
 
     @property
     def threshold(self) -> float:
@@ -91,11 +97,11 @@ class Landscape(BaseModel):
         fresh items."""
         if event.state != "COMPLETE" or event.dev_quality is None:
             raise ValueError(f"trial {event.number} is not complete")
-        if not self.setup.fresh_items:
+        if self.fresh is None:
             return event.dev_quality
-        if event.architecture is None or (key := _key(event.architecture)) not in self.fresh:
+        if event.architecture is None or (key := _key(event.architecture)) not in self.fresh.quality:
             raise ValueError(f"trial {event.number} ran an architecture the landscape does not hold")
-        return self.fresh[key]
+        return self.fresh.quality[key]
 
     def reached(self, event: TrialEvent) -> bool:
         """Whether a finished trial is complete and within 1% of the optimum on the judged items."""
@@ -236,19 +242,17 @@ def landscape(setup: Setup, workers: int = 2) -> Landscape:
         best=[_describe(specs[i][0]) for i in near[:3]],
         near_share=sum(specs[i][1] for i in near) / total,
         seconds=time.perf_counter() - start,
-        **(_fresh(specs, dev, quality) if setup.fresh_items else {}),
+        fresh=_fresh(specs, dev, quality) if setup.fresh_items else None,
     )
 
 
-def _fresh(specs: list[tuple[ArchitectureSpec, int]], dev: list[float], fresh: list[float]) -> dict[str, Any]:
-    """The fresh-item fields of a landscape: every quality on them, and the dev optimum's there (the
-    best of the architectures tied at the dev optimum)."""
+def _fresh(specs: list[tuple[ArchitectureSpec, int]], dev: list[float], fresh: list[float]) -> FreshItems:
     top = max(dev)
-    return {
-        "fresh": {_key(s): q for (s, _), q in zip(specs, fresh, strict=True)},
-        "dev_optimum": top,
-        "dev_best": max(q for d, q in zip(dev, fresh, strict=True) if d == top),
-    }
+    return FreshItems(
+        quality={_key(s): q for (s, _), q in zip(specs, fresh, strict=True)},
+        dev_optimum=top,
+        dev_best=max(q for d, q in zip(dev, fresh, strict=True) if d == top),
+    )
 
 
 def _describe(spec: ArchitectureSpec) -> str:

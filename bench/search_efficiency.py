@@ -194,10 +194,10 @@ def _print_landscape(land: Landscape) -> None:
         f"power ranking {', '.join(land.ranking)}; {setup.dev_items} dev items, {setup.pool_size} models, "
         f"rho {setup.rho}; exact optimum {land.optimum:.3f} on {judged} ({land.seconds:.0f} s to enumerate)"
     )
-    if land.dev_optimum is not None:
+    if land.fresh is not None:
         print(
-            f"  the best architectures on the dev items ({land.dev_optimum:.3f} there) score "
-            f"{land.dev_best:.3f} on the fresh items"
+            f"  the best architectures on the dev items ({land.fresh.dev_optimum:.3f} there) score "
+            f"{land.fresh.dev_best:.3f} on the fresh items"
         )
     print(f"  within 1% (>= {land.threshold:.3f}): {land.near_share:.2%} of the counted random trials; e.g.")
     for b in land.best:

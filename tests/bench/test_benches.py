@@ -124,8 +124,9 @@ def test_efficiency_counts_match_an_uninterrupted_search(tmp_path: Path) -> None
 def test_fresh_items_judge_the_optimum_on_items_the_search_never_sees(tmp_path: Path) -> None:
     fresh = TINY.model_copy(update={"fresh_items": 40})
     land, on_dev = landscape.landscape(fresh, workers=1), landscape.landscape(TINY, workers=1)
-    assert len(land.fresh) == land.architectures == on_dev.architectures
-    assert land.optimum == max(land.fresh.values()) and land.dev_optimum == on_dev.optimum
+    assert land.fresh is not None and on_dev.fresh is None
+    assert len(land.fresh.quality) == land.architectures == on_dev.architectures
+    assert land.optimum == max(land.fresh.quality.values()) and land.fresh.dev_optimum == on_dev.optimum
     items = fresh.fresh_task().items()
     assert len(items) == 40 and all(int(i.id[1:]) >= landscape.FRESH_FIRST > TINY.dev_items for i in items)
     comparison = eff.compare(fresh, seeds=2, max_trials=12, workers=1, stop=False)
