@@ -26,7 +26,8 @@ import archon_compile as ac
 from archon_compile.compiler import TrialEvent
 from archon_compile.compiler.objective import evaluate
 from archon_compile.compiler.power import rank_models
-from archon_compile.compiler.space import ROLES, TrialChoice, roles_used
+from archon_compile.compiler.space import ROLES, TrialChoice, roles_used, structures
+from archon_compile.compiler.trials import spec_hash
 from archon_compile.errors import SpecError
 from archon_compile.runtime.cache import Cache
 from archon_compile.spec import ArchitectureSpec
@@ -67,7 +68,7 @@ class Setup(BaseModel):
 
 
 class FreshItems(BaseModel):
-    """Every architecture's quality on the fresh items (by its layers), and what the best
+    """Every architecture's quality on the fresh items (by `spec_hash`), and what the best
     architectures on the dev items score there (the best of those tied at the dev optimum)."""
 
     quality: dict[str, float]
@@ -99,7 +100,7 @@ class Landscape(BaseModel):
             raise ValueError(f"trial {event.number} is not complete")
         if self.fresh is None:
             return event.dev_quality
-        if event.architecture is None or (key := _key(event.architecture)) not in self.fresh.quality:
+        if event.architecture is None or (key := spec_hash(event.architecture)) not in self.fresh.quality:
             raise ValueError(f"trial {event.number} ran an architecture the landscape does not hold")
         return self.fresh.quality[key]
 
@@ -137,30 +138,13 @@ def _choices(space: ac.ArchonSpace, pool: Sequence[str]) -> Iterator[tuple[Trial
     """Every parameter combination that matters, with the number of sampled combinations it stands
     for (unused fuser widths and role models do not change the architecture)."""
     roles = list(space.roles_pool(pool))
-    widths = space.fusers_per_layer.values()
-    axes = itertools.product(
-        space.top_k_models.values(cap=len(pool)),
-        space.samples.values(),
-        space.fusion_layers.values(),
-        space.selectors,
-        space.final_checks,
-    )
-    for k, s, depth, selector, check in axes:
-        for width in widths if depth >= 2 else widths[:1]:
-            base = TrialChoice(
-                top_k_models=k,
-                samples=s,
-                fusion_layers=depth,
-                fusers_per_layer=width,
-                selector=selector,
-                final_check=check,
-                **{f"{r}_model": roles[0] for r in ROLES},
-            )
-            used = roles_used(base)
-            weight = (1 if depth >= 2 else len(widths)) * len(roles) ** (len(ROLES) - len(used))
-            for models in itertools.product(roles, repeat=len(used)):
-                choice = base.model_copy(update={f"{r}_model": m for r, m in zip(used, models, strict=True)})
-                yield choice, weight
+    widths = len(space.fusers_per_layer.values())
+    for base in structures(space, pool):
+        used = roles_used(base)
+        weight = (1 if base.fusion_layers >= 2 else widths) * len(roles) ** (len(ROLES) - len(used))
+        for models in itertools.product(roles, repeat=len(used)):
+            choice = base.model_copy(update={f"{r}_model": m for r, m in zip(used, models, strict=True)})
+            yield choice, weight
 
 
 def _specs(setup: Setup, ranking: Sequence[str]) -> list[tuple[ArchitectureSpec, int]]:
@@ -173,14 +157,10 @@ def _specs(setup: Setup, ranking: Sequence[str]) -> list[tuple[ArchitectureSpec,
             continue
         if spec.calls_per_query() > setup.budget_calls:
             continue
-        key = _key(spec)
+        key = spec_hash(spec)
         prev = out.get(key)
         out[key] = (spec, weight + (prev[1] if prev else 0))
     return list(out.values())
-
-
-def _key(spec: ArchitectureSpec) -> str:
-    return spec.model_dump_json(include={"layers"})
 
 
 def _qualities(job: tuple[Setup, list[ArchitectureSpec]]) -> list[tuple[float, float]]:
@@ -249,7 +229,7 @@ def landscape(setup: Setup, workers: int = 2) -> Landscape:
 def _fresh(specs: list[tuple[ArchitectureSpec, int]], dev: list[float], fresh: list[float]) -> FreshItems:
     top = max(dev)
     return FreshItems(
-        quality={_key(s): q for (s, _), q in zip(specs, fresh, strict=True)},
+        quality={spec_hash(s): q for (s, _), q in zip(specs, fresh, strict=True)},
         dev_optimum=top,
         dev_best=max(q for d, q in zip(dev, fresh, strict=True) if d == top),
     )

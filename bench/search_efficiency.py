@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -210,6 +211,8 @@ def _print_picked(c: Comparison) -> None:
     print(f"quality on {judged} of each search's best trial by dev quality after {c.max_trials} trials:")
     for sampler in ("default", "random"):
         q = [r.picked for r in c.runs if r.sampler == sampler and r.picked is not None]
+        if not q:
+            sys.exit(f"{sampler}: no search completed a trial in {c.max_trials} trials; nothing to compare")
         q1, q2, q3 = statistics.quantiles(q, n=4) if len(q) > 1 else (q[0],) * 3
         print(f"  {sampler:8s} mean {statistics.fmean(q):.3f}  quartiles {q1:.3f} / {q2:.3f} / {q3:.3f}")
     gaps = c.picked_gaps()

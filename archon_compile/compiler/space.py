@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -341,10 +341,29 @@ def _size(space: ArchonSpace, pool_size: int) -> SpaceSize:
         len(ks) * len(samples) * len(depths) * len(widths) * len(selectors) * len(checks) * 2 ** len(extras)
     ) * roles ** (len(ROLES) + len(modelled))
     valid = 0
+    for base in structures(space, pool):
+        options = space.options_used(base)
+        modelled_here = tuple((o.name, pool[0]) for o in options if o.has_model)
+        choice = base.model_copy(update={"option_models": modelled_here})
+        try:
+            space.build(choice, pool)
+        except SpecError:
+            continue
+        valid += roles ** (len(roles_used(choice)) + sum(o.has_model for o in options))
+    return SpaceSize(pool_size=pool_size, combinations=combinations, valid_architectures=valid)
+
+
+def structures(space: ArchonSpace, pool: Sequence[str]) -> Iterator[TrialChoice]:
+    """Every combination of the structural axes (a fuser width only with 2+ fusion layers; each extra
+    option on or off), every role on the pool's first model: the grid that role models then vary."""
+    ks, samples = space.top_k_models.values(cap=len(pool)), space.samples.values()
+    depths, widths = space.fusion_layers.values(), space.fusers_per_layer.values()
+    selectors, checks = space.axis_choices("selector"), space.axis_choices("final_check")
+    extras = [o.name for o in space.options if o.axis == "extra"]
     switches = list(itertools.product(*[[(), (name,)] for name in extras]))
     for k, s, depth, sel, check, on in itertools.product(ks, samples, depths, selectors, checks, switches):
         for width in widths if depth >= 2 else widths[:1]:
-            choice = TrialChoice(
+            yield TrialChoice(
                 top_k_models=k,
                 samples=s,
                 fusion_layers=depth,
@@ -354,20 +373,6 @@ def _size(space: ArchonSpace, pool_size: int) -> SpaceSize:
                 **{f"{r}_model": pool[0] for r in ROLES},
                 extras=tuple(name for part in on for name in part),
             )
-            choice = choice.model_copy(
-                update={
-                    "option_models": tuple(
-                        (o.name, pool[0]) for o in space.options_used(choice) if o.has_model
-                    )
-                }
-            )
-            try:
-                space.build(choice, pool)
-            except SpecError:
-                continue
-            used = len(roles_used(choice)) + sum(o.has_model for o in space.options_used(choice))
-            valid += roles**used
-    return SpaceSize(pool_size=pool_size, combinations=combinations, valid_architectures=valid)
 
 
 def roles_used(choice: TrialChoice) -> list[str]:
